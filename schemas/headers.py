@@ -1,0 +1,24 @@
+"""Kafka record header names of the contract. Values are UTF-8 bytes."""
+
+from __future__ import annotations
+
+from typing import Final
+
+EVENT_NAME: Final = "fedapay-event"
+ENDPOINT: Final = "fedapay-endpoint"
+SIGNATURE_TIMESTAMP: Final = "fedapay-signature-t"
+RECEIVED_AT_MS: Final = "fedapay-received-at-ms"
+DEDUP_KEY: Final = "fedapay-dedup-key"
+#: On DLQ records: the stable error code and a short, payload-free description.
+ERROR: Final = "fedapay-error"
+ERROR_DETAIL: Final = "fedapay-error-detail"
+
+Headers = list[tuple[str, bytes]]
+
+
+def encode(pairs: dict[str, str | int]) -> Headers:
+    return [(name, str(value).encode()) for name, value in pairs.items()]
+
+
+def decode(headers: Headers | tuple[tuple[str, bytes], ...]) -> dict[str, str]:
+    return {name: value.decode("utf-8", "replace") for name, value in headers}
