@@ -44,14 +44,14 @@ class Env:
             return None
         return value.strip()
 
-    def str(self, name: str, default: str) -> str:
+    def text(self, name: str, default: str) -> str:
         value = self.raw(name)
         return default if value is None else value
 
-    def optional_str(self, name: str) -> str | None:
+    def optional(self, name: str) -> str | None:
         return self.raw(name)
 
-    def required_str(self, name: str) -> str:
+    def required(self, name: str) -> str:
         value = self.raw(name)
         if value is None:
             raise ConfigError(self.var(name), "is required")
@@ -68,15 +68,16 @@ class Env:
         try:
             return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
-            raise ConfigError(self.var(f"{name}_FILE"), f"cannot read {path!r}: {exc.strerror}") from exc
+            problem = f"cannot read {path!r}: {exc.strerror}"
+            raise ConfigError(self.var(f"{name}_FILE"), problem) from exc
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
         return self._number(name, default, int, minimum)
 
-    def float(self, name: str, default: float, *, minimum: float | None = None) -> float:
+    def real(self, name: str, default: float, *, minimum: float | None = None) -> float:
         return self._number(name, default, float, minimum)
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -88,19 +89,20 @@ class Env:
         raise ConfigError(self.var(name), f"expected true or false, got {value!r}")
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.str(name, default)
+        value = self.text(name, default)
         if value not in choices:
-            raise ConfigError(self.var(name), f"expected one of {', '.join(choices)}, got {value!r}")
+            expected = ", ".join(choices)
+            raise ConfigError(self.var(name), f"expected one of {expected}, got {value!r}")
         return value
 
-    def list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def items(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         value = self.raw(name)
         if value is None:
             return default
         return tuple(item.strip() for item in value.split(",") if item.strip())
 
     def networks(self, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        items = self.list(name)
+        items = self.items(name)
         return tuple(self._parse(name, item, _network) for item in items)
 
     def _number(self, name: str, default: T, kind: Callable[[str], T], minimum: T | None) -> T:

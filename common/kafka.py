@@ -13,7 +13,7 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class KafkaSettings:
     bootstrap_servers: str = "127.0.0.1:9092"
     security_protocol: str = "PLAINTEXT"
@@ -34,14 +34,14 @@ class KafkaSettings:
     def from_env(cls, env: Env) -> KafkaSettings:
         protocol = env.choice("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", SECURITY_PROTOCOLS)
         settings = cls(
-            bootstrap_servers=env.str("KAFKA_BOOTSTRAP_SERVERS", cls.bootstrap_servers),
+            bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", cls.bootstrap_servers),
             security_protocol=protocol,
-            sasl_mechanism=env.optional_str("KAFKA_SASL_MECHANISM"),
+            sasl_mechanism=env.optional("KAFKA_SASL_MECHANISM"),
             sasl_username=env.secret("KAFKA_SASL_USERNAME"),
             sasl_password=env.secret("KAFKA_SASL_PASSWORD"),
-            ssl_cafile=env.optional_str("KAFKA_SSL_CA_FILE"),
-            ssl_certfile=env.optional_str("KAFKA_SSL_CERT_FILE"),
-            ssl_keyfile=env.optional_str("KAFKA_SSL_KEY_FILE"),
+            ssl_cafile=env.optional("KAFKA_SSL_CA_FILE"),
+            ssl_certfile=env.optional("KAFKA_SSL_CERT_FILE"),
+            ssl_keyfile=env.optional("KAFKA_SSL_KEY_FILE"),
         )
         settings._check(env)
         return settings

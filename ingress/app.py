@@ -1,0 +1,53 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ingress import handlers, middleware
+from ingress.context import CONTEXT, IngressContext
+from ingress.metrics import IngressMetrics
+from ingress.publisher import Publisher, PublisherConfig
+from ingress.ratelimit import RateLimiter
+from ingress.settings import IngressSettings
+
+
+def create_app(settings: IngressSettings) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[middleware.errors])
+    app[CONTEXT] = _context(settings)
+    app.cleanup_ctx.append(_publisher_lifecycle)
+    app.router.add_post("/webhooks/{endpoint}", handlers.receive_webhook)
+    app.router.add_get("/healthz", handlers.healthz)
+    app.router.add_get("/readyz", handlers.readyz)
+    app.router.add_get("/metrics", handlers.metrics)
+    return app
+
+
+def _context(settings: IngressSettings) -> IngressContext:
+    metrics = IngressMetrics.create()
+    publisher = Publisher(
+        PublisherConfig(
+            kafka=settings.kafka,
+            timeout=settings.publish_timeout,
+            retry_after=settings.retry_after,
+            max_record_bytes=settings.max_body_bytes,
+            linger_ms=settings.linger_ms,
+            compression=settings.compression,
+        ),
+        metrics,
+    )
+    limiter = (
+        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        if settings.rate_limit_per_second > 0
+        else None
+    )
+    return IngressContext(settings, publisher, metrics, limiter)
+
+
+async def _publisher_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    publisher = app[CONTEXT].publisher
+    await publisher.start()
+    yield
+    await publisher.stop()

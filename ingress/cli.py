@@ -1,0 +1,58 @@
+"""``fedapay-bridge ingress``: run the HTTP ingress."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from common import logs
+from ingress.app import create_app
+from ingress.settings import IngressSettings
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "ingress", help="run the webhook ingress (settings from FEDAPAY_BRIDGE_* variables)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    settings = IngressSettings.from_env(environ)
+    logs.configure(settings.log_level, settings.log_format)
+    loop = _new_loop(settings.uvloop)
+    log.info(
+        "ingress starting",
+        extra={
+            "host": settings.host,
+            "port": settings.port,
+            "endpoints": sorted(settings.endpoints),
+            "raw_topic": settings.topics.raw,
+            "kafka": settings.kafka.bootstrap_servers,
+        },
+    )
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=None,
+        loop=loop,
+        shutdown_timeout=settings.publish_timeout + 5,
+    )
+    return 0
+
+
+def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
+    if use_uvloop:
+        import uvloop  # optional extra; imported only when asked for
+
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+        return loop
+    return asyncio.new_event_loop()

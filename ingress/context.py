@@ -1,0 +1,23 @@
+"""What the handlers of one ingress app share, stored under one typed app key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ingress.metrics import IngressMetrics
+from ingress.publisher import Publisher
+from ingress.ratelimit import RateLimiter
+from ingress.settings import IngressSettings
+
+
+@dataclass(frozen=True, slots=True)
+class IngressContext:
+    settings: IngressSettings
+    publisher: Publisher
+    metrics: IngressMetrics
+    limiter: RateLimiter | None
+
+
+CONTEXT = web.AppKey("context", IngressContext)

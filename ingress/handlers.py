@@ -1,0 +1,114 @@
+"""HTTP handlers: the webhook receiver and the health and metrics routes.
+
+The webhook path checks, in order: source address (403), rate (429), endpoint
+(404), body size and read time (413, 408), signature over the raw bytes (401),
+then publishes and answers 2xx only once the broker acknowledged (503 if not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ingress import signature
+from ingress.context import CONTEXT, IngressContext
+from ingress.errors import (
+    ForbiddenSource,
+    InvalidSignature,
+    NotReady,
+    PayloadTooLarge,
+    RateLimited,
+    RequestTimeout,
+    UnknownEndpoint,
+)
+from ingress.middleware import OUTCOME, json_response
+from ingress.records import Delivery, record_for
+from ingress.source import allowed, client_address
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-FEDAPAY-SIGNATURE"
+BODY_READ_TIMEOUT = 10.0
+
+
+async def receive_webhook(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    received_at_ms = time.time_ns() // 1_000_000
+    _admit(request, context)
+    secrets = _secrets(request, context)
+    body = await _read_body(request, context)
+    timestamp = _verify(request, body, secrets, context)
+    delivery = Delivery(request.match_info["endpoint"], body, timestamp, received_at_ms)
+    record = record_for(delivery, context.settings.topics)
+    await context.publisher.publish(record)
+    request[OUTCOME] = record.kind
+    if record.kind == "dlq":
+        log.warning("signed body is not a FedaPay event: sent to the DLQ")
+    return json_response(200, {"status": "accepted"})
+
+
+def _admit(request: web.Request, context: IngressContext) -> None:
+    settings = context.settings
+    address = client_address(
+        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
+    )
+    if not allowed(address, settings.allowed_networks):
+        raise ForbiddenSource()
+    if context.limiter is not None:
+        wait = context.limiter.acquire(str(address), time.monotonic())
+        if wait > 0:
+            raise RateLimited(context.limiter.retry_after(wait))
+
+
+def _secrets(request: web.Request, context: IngressContext) -> tuple[str, ...]:
+    secrets = context.settings.endpoints.get(request.match_info["endpoint"])
+    if secrets is None:
+        raise UnknownEndpoint()
+    return secrets
+
+
+async def _read_body(request: web.Request, context: IngressContext) -> bytes:
+    length = request.content_length
+    if length is not None and length > context.settings.max_body_bytes:
+        raise PayloadTooLarge()
+    try:
+        async with asyncio.timeout(BODY_READ_TIMEOUT):
+            return await request.read()
+    except TimeoutError:
+        raise RequestTimeout() from None
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge() from None
+
+
+def _verify(
+    request: web.Request, body: bytes, secrets: tuple[str, ...], context: IngressContext
+) -> int:
+    try:
+        return signature.verify_signature(
+            body,
+            request.headers.get(SIGNATURE_HEADER),
+            secrets,
+            tolerance=context.settings.signature_tolerance,
+        )
+    except signature.SignatureError as exc:
+        context.metrics.signature_failures.labels(exc.reason).inc()
+        raise InvalidSignature(reason=exc.reason) from None
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response(200, {"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    if not await request.app[CONTEXT].publisher.ready():
+        raise NotReady()
+    return json_response(200, {"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[CONTEXT].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

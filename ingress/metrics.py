@@ -1,0 +1,49 @@
+"""Prometheus metrics of one ingress app, in a registry of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class IngressMetrics:
+    registry: CollectorRegistry
+    requests: Counter
+    signature_failures: Counter
+    publish_seconds: Histogram
+    producer_ready: Gauge
+
+    @classmethod
+    def create(cls) -> IngressMetrics:
+        registry = CollectorRegistry(auto_describe=True)
+        return cls(
+            registry=registry,
+            requests=Counter(
+                "fedapay_ingress_requests",
+                "Webhook requests by endpoint and outcome (accepted, dlq or an error code).",
+                ["endpoint", "outcome"],
+                registry=registry,
+            ),
+            signature_failures=Counter(
+                "fedapay_ingress_signature_failures",
+                "Signature verification failures by reason.",
+                ["reason"],
+                registry=registry,
+            ),
+            publish_seconds=Histogram(
+                "fedapay_ingress_publish_seconds",
+                "Time from send to the broker's acknowledgement (acks=all).",
+                ["topic_kind"],
+                buckets=_PUBLISH_BUCKETS,
+                registry=registry,
+            ),
+            producer_ready=Gauge(
+                "fedapay_ingress_producer_ready",
+                "1 when the Kafka producer is connected and the last publish succeeded.",
+                registry=registry,
+            ),
+        )

@@ -1,0 +1,86 @@
+"""The one place where errors become HTTP answers, and where outcomes are counted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from ingress.context import CONTEXT
+from ingress.errors import (
+    IngressError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_AIOHTTP_ERRORS: dict[int, type[IngressError]] = {
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+}
+
+#: Request key where the webhook handler leaves its outcome for the counter.
+OUTCOME = web.RequestKey("outcome", str)
+
+
+def json_response(status: int, document: dict[str, str], **headers: str) -> web.Response:
+    return web.Response(
+        status=status, body=orjson.dumps(document), content_type="application/json", headers=headers
+    )
+
+
+def error_response(error: IngressError) -> web.Response:
+    document = {"error": error.code}
+    if error.reason is not None:
+        document["reason"] = error.reason
+    return json_response(error.status, document, **error.headers)
+
+
+def _from_aiohttp(exc: web.HTTPException) -> IngressError:
+    kind = _AIOHTTP_ERRORS.get(exc.status)
+    if kind is not None:
+        return kind(exc.reason)
+    error = IngressError(exc.reason)
+    error.status = exc.status
+    error.code = f"http_{exc.status}"
+    return error
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except IngressError as exc:
+        _record(request, exc.code)
+        log.info(
+            "request refused",
+            extra={"path": request.path, "code": exc.code, "reason": exc.reason},
+        )
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error = _from_aiohttp(exc)
+        _record(request, error.code)
+        return error_response(error)
+    outcome = request.get(OUTCOME)
+    if outcome is not None:
+        _record(request, outcome)
+    return response
+
+
+def _record(request: web.Request, outcome: str) -> None:
+    """Count webhook requests; other routes are not counted."""
+    endpoint = request.match_info.get("endpoint")
+    if endpoint is None:
+        return
+    context = request.app[CONTEXT]
+    label = endpoint if endpoint in context.settings.endpoints else "unknown"
+    context.metrics.requests.labels(label, outcome).inc()

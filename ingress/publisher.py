@@ -1,0 +1,136 @@
+"""Publishes records with acks=all and an idempotent producer, within a deadline.
+
+Broker errors become :class:`BrokerUnavailable` here and nowhere else. The
+producer connects in the background, so the ingress starts (and answers 503)
+while Kafka is still down, and recovers by itself when it comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from common.kafka import KafkaSettings
+from ingress.errors import BrokerUnavailable
+from ingress.metrics import IngressMetrics
+from ingress.records import Record
+
+log = logging.getLogger(__name__)
+
+_MAX_BATCH_BYTES = 512 * 1024
+_READY_CACHE_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherConfig:
+    kafka: KafkaSettings
+    timeout: float
+    retry_after: int
+    max_record_bytes: int
+    linger_ms: int = 0
+    compression: str = "none"
+
+
+class Publisher:
+    def __init__(self, config: PublisherConfig, metrics: IngressMetrics) -> None:
+        self._config = config
+        self._metrics = metrics
+        self._producer: AIOKafkaProducer | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._healthy = False
+        self._checked_at = 0.0
+
+    async def start(self) -> None:
+        """Begin connecting; returns at once. :meth:`ready` tells when it is done."""
+        self._connecting = asyncio.create_task(self._connect(), name="kafka-connect")
+
+    async def stop(self) -> None:
+        """Stop connecting, flush what is in flight, close."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+        self._set_healthy(False)
+
+    async def publish(self, record: Record) -> None:
+        """Return only once the broker acknowledged ``record`` (acks=all)."""
+        producer = self._producer
+        if producer is None:
+            raise BrokerUnavailable(self._config.retry_after, "producer not connected")
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._config.timeout):
+                await producer.send_and_wait(
+                    record.topic, record.value, key=record.key, headers=record.headers
+                )
+        except (KafkaError, TimeoutError) as exc:
+            self._set_healthy(False)
+            log.warning(
+                "publish failed", extra={"topic": record.topic, "error": type(exc).__name__}
+            )
+            raise BrokerUnavailable(self._config.retry_after, type(exc).__name__) from exc
+        self._metrics.publish_seconds.labels(record.kind).observe(time.perf_counter() - started)
+        self._set_healthy(True)
+
+    async def ready(self) -> bool:
+        """Connected, and the broker answers (checked at most once a second)."""
+        producer = self._producer
+        if producer is None:
+            return False
+        if time.monotonic() - self._checked_at < _READY_CACHE_SECONDS:
+            return self._healthy
+        try:
+            async with asyncio.timeout(min(self._config.timeout, 2.0)):
+                ok = bool(await producer.client.force_metadata_update())
+        except (KafkaError, TimeoutError):
+            ok = False
+        self._set_healthy(ok)
+        return ok
+
+    def _set_healthy(self, healthy: bool) -> None:
+        self._healthy = healthy
+        self._checked_at = time.monotonic()
+        self._metrics.producer_ready.set(1 if healthy else 0)
+
+    async def _connect(self) -> None:
+        delay = 0.2
+        while True:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                await producer.stop()
+                log.warning(
+                    "kafka not reachable, retrying",
+                    extra={"error": type(exc).__name__, "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._producer = producer
+            self._set_healthy(True)
+            log.info("kafka producer connected")
+            return
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        config = self._config
+        return AIOKafkaProducer(
+            **config.kafka.aiokafka_options(),
+            client_id="fedapay-bridge-ingress",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=config.linger_ms,
+            compression_type=None if config.compression == "none" else config.compression,
+            max_batch_size=_MAX_BATCH_BYTES,
+            max_request_size=max(1024 * 1024, config.max_record_bytes + 64 * 1024),
+            request_timeout_ms=max(int(config.timeout * 1000), 5000),
+        )

@@ -1,0 +1,59 @@
+"""What the ingress writes to Kafka for one verified delivery. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas import headers
+from schemas.envelope import MalformedEvent, parse
+from schemas.topics import Topics
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: headers.Headers
+    #: ``raw`` for events, ``dlq`` for signed bodies that are not events.
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A delivery whose signature verified."""
+
+    endpoint: str
+    body: bytes
+    signature_timestamp: int
+    received_at_ms: int
+
+
+def record_for(delivery: Delivery, topics: Topics) -> Record:
+    """The raw-topic record of a signed delivery, or its DLQ record if it is no event."""
+    common: dict[str, str | int] = {
+        headers.ENDPOINT: delivery.endpoint,
+        headers.SIGNATURE_TIMESTAMP: delivery.signature_timestamp,
+        headers.RECEIVED_AT_MS: delivery.received_at_ms,
+    }
+    try:
+        envelope = parse(delivery.body)
+    except MalformedEvent as exc:
+        return Record(
+            topic=topics.dlq,
+            key=None,
+            value=delivery.body,
+            headers=headers.encode(
+                {**common, headers.ERROR: exc.code, headers.ERROR_DETAIL: exc.detail}
+            ),
+            kind="dlq",
+        )
+    return Record(
+        topic=topics.raw,
+        key=envelope.key.encode(),
+        value=delivery.body,
+        headers=headers.encode(
+            {headers.EVENT_NAME: envelope.name, **common, headers.DEDUP_KEY: envelope.dedup_key}
+        ),
+        kind="raw",
+    )

@@ -1,0 +1,69 @@
+"""Shared fixtures: the Kafka broker of the test session and per-test topic isolation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from uuid import uuid4
+
+import pytest
+
+from tests.kafka_broker import LocalBroker
+
+#: Set to host:port to run the tests against a broker started elsewhere.
+BOOTSTRAP_VARIABLE = "FEDAPAY_TEST_KAFKA_BOOTSTRAP"
+LOCAL_PORT = 9092
+CONTAINER_IMAGE = "confluentinc/cp-kafka:7.6.0"
+
+
+def _docker_usable() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        result = subprocess.run(["docker", "info"], capture_output=True, timeout=5, check=False)
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0
+
+
+def _container_broker() -> Iterator[str]:
+    from testcontainers.community.kafka import KafkaContainer
+
+    container = KafkaContainer(CONTAINER_IMAGE).with_kraft().with_env("KAFKA_NUM_PARTITIONS", "3")
+    container.start(timeout=120)
+    try:
+        yield container.get_bootstrap_server()
+    finally:
+        container.stop()
+
+
+def _local_broker() -> Iterator[str]:
+    broker = LocalBroker(LOCAL_PORT)
+    started_here = broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        if started_here:
+            broker.stop(purge=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """host:port of a real Kafka broker: the configured one, else a container when Docker
+    works, else the local broker of scripts/kafka.sh (reused when already running; stopped at
+    the end only if this session started it)."""
+    configured = os.environ.get(BOOTSTRAP_VARIABLE)
+    if configured:
+        yield configured
+    elif _docker_usable():
+        yield from _container_broker()
+    else:
+        yield from _local_broker()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A topic prefix no other test uses, e.g. for `Topics(prefix=topic_prefix)`."""
+    return f"t{uuid4().hex[:12]}"

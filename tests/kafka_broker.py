@@ -1,0 +1,114 @@
+"""A real local Kafka broker that tests can start, stop and restart, through scripts/kafka.sh."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = REPO_ROOT / "scripts" / "kafka.sh"
+HOST = "127.0.0.1"
+#: Variables of the script that a LocalBroker decides itself (never inherited from the caller).
+_OWN_VARIABLES = ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_DATA_DIR", "KAFKA_STATE_DIR")
+#: The script waits up to 60 s for a start and 30 s for a stop; the first start also fetches jars.
+_SCRIPT_TIMEOUT_S = 300.0
+
+
+class BrokerError(RuntimeError):
+    """scripts/kafka.sh failed; the message ends with its output."""
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LocalBroker:
+    """One single-node KRaft broker on 127.0.0.1:`port`.
+
+    With `data_dir`, the data survives `stop()` and is served again by the next `start()`;
+    without it, every start begins empty. `state_dir` holds the pid file and the log
+    (default: the script's per-port folder under .cache/kafka).
+    """
+
+    def __init__(
+        self,
+        port: int,
+        data_dir: Path | None = None,
+        *,
+        controller_port: int | None = None,
+        state_dir: Path | None = None,
+    ) -> None:
+        self.port = port
+        self.data_dir = data_dir
+        self.controller_port = controller_port
+        self.state_dir = state_dir
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self._run_checked("log").strip())
+
+    def is_answering(self) -> bool:
+        """True when a Kafka broker (this one or any other) answers on the port."""
+        return self._run("status").returncode == 0
+
+    def start(self) -> bool:
+        """Starts the broker, or reuses one that answers on the port.
+
+        Returns True when this call started it, False when one was already answering.
+        """
+        if self.is_answering():
+            log.info("reusing the Kafka broker that answers on %s", self.bootstrap)
+            return False
+        output = self._run_checked("start")
+        log.info("started a Kafka broker: %s", output.strip().replace("\n", "; "))
+        return True
+
+    def stop(self, *, purge: bool = False) -> None:
+        """Stops the broker the script started on this port (no-op if none); `purge` deletes
+        its data folder too."""
+        self._run_checked("stop", *(["--purge"] if purge else []))
+
+    def _environment(self) -> dict[str, str]:
+        env = {name: value for name, value in os.environ.items() if name not in _OWN_VARIABLES}
+        env["KAFKA_PORT"] = str(self.port)
+        if self.controller_port is not None:
+            env["KAFKA_CONTROLLER_PORT"] = str(self.controller_port)
+        if self.data_dir is not None:
+            env["KAFKA_DATA_DIR"] = str(self.data_dir)
+        if self.state_dir is not None:
+            env["KAFKA_STATE_DIR"] = str(self.state_dir)
+        return env
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(SCRIPT), *args],
+            env=self._environment(),
+            capture_output=True,
+            text=True,
+            timeout=_SCRIPT_TIMEOUT_S,
+            check=False,
+        )
+
+    def _run_checked(self, *args: str) -> str:
+        """Runs the script; returns its output or raises BrokerError."""
+        result = self._run(*args)
+        if result.returncode != 0:
+            raise BrokerError(
+                f"scripts/kafka.sh {' '.join(args)} exited with {result.returncode}:\n"
+                f"{result.stdout}{result.stderr}"
+            )
+        log.debug("scripts/kafka.sh %s: %s", " ".join(args), result.stdout.strip())
+        return result.stdout
