@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Mapping
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from common.config import Env
 from common.kafka import KafkaSettings
@@ -46,12 +47,12 @@ def describe(record: ConsumerRecord[bytes, bytes]) -> str:
 async def _tail(
     kafka: KafkaSettings, topic: str, limit: int, seconds: float
 ) -> tuple[int, list[ConsumerRecord[bytes, bytes]]]:
+    partitions = await _partitions(kafka, topic)
+    if not partitions:
+        return 0, []
     consumer = AIOKafkaConsumer(**kafka.aiokafka_options(), enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            return 0, []
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
@@ -63,6 +64,18 @@ async def _tail(
         await consumer.stop()
     records.sort(key=lambda r: r.timestamp)
     return total, records[-limit:]
+
+
+async def _partitions(kafka: KafkaSettings, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(**kafka.aiokafka_options())
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if description["error_code"] != 0:
+        return []
+    return [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
 
 
 async def _read_until(

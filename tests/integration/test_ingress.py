@@ -13,6 +13,8 @@ import pytest
 from ingress.signature import sign
 from schemas import headers
 from schemas.topics import Topics
+from simulator.delivery import deliver, plan
+from simulator.lifecycle import generate
 from tests.fixtures import fixture_bytes
 from tests.integration.ingress_harness import (
     OLD_SECRET,
@@ -282,3 +284,20 @@ async def test_concurrent_deliveries_all_land(kafka_bootstrap: str, topic_prefix
         assert [r.status for r in responses] == [200] * 50
     records = await consume_all(kafka_bootstrap, topics.raw, expect=50, timeout=30)
     assert sorted(r.value for r in records) == sorted(bodies)
+
+
+async def test_simulated_stream_lands_whole(kafka_bootstrap: str, topic_prefix: str) -> None:
+    """The simulator's realistic traffic (duplicates, shuffled) through HTTP: every
+    delivery gets a 2xx and is in the raw topic byte for byte, under its entity's key."""
+    topics = await _topics(kafka_bootstrap, topic_prefix)
+    scenario = generate(30, 5, seed=11)
+    deliveries = plan(scenario.events, duplicates=0.3, shuffle=True, seed=11)
+    async with running_ingress(environ(kafka_bootstrap, topic_prefix)) as client:
+        url = str(client.make_url(URL))
+        report = await deliver(deliveries, url, SECRET, concurrency=16)
+    assert report.ok
+    assert report.sent == len(deliveries)
+    records = await consume_all(kafka_bootstrap, topics.raw, expect=len(deliveries), timeout=60)
+    assert sorted(r.value for r in records) == sorted(d.event.body for d in deliveries.deliveries)
+    keys = {r.value: r.key for r in records}
+    assert all(keys[d.event.body] == d.event.key.encode() for d in deliveries.deliveries)
