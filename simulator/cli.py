@@ -66,6 +66,11 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url", default=DEFAULT_URL, help="webhook URL, loopback only (default: %(default)s)"
     )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback URL (only for a smoke test inside a cluster, e.g. helm test)",
+    )
     secret = parser.add_mutually_exclusive_group()
     secret.add_argument("--secret", help="the endpoint's webhook secret (prefer --secret-file)")
     secret.add_argument(
@@ -159,7 +164,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> i
     secret: str | None = None
     try:
         if args.dump is None:
-            check_target(args.url)
+            check_target(args.url, allow_remote=args.allow_remote)
             secret = _secret(args, Env(environ or {}))
             if secret is None:
                 return USAGE_ERROR
@@ -199,6 +204,7 @@ async def _post(args: argparse.Namespace, secret: str, deliveries: DeliveryPlan)
         retry=RetryPolicy(max_retries=args.max_retries, backoff=args.backoff),
         attempt_timeout=args.timeout,
         deadline=args.deadline,
+        allow_remote=args.allow_remote,
     )
 
 
@@ -215,7 +221,8 @@ def _secret(args: argparse.Namespace, env: Env) -> str | None:
         )
         return None
     try:
-        secret = Path(args.secret_file).read_text(encoding="utf-8").rstrip("\r\n")
+        lines = Path(args.secret_file).read_text(encoding="utf-8").splitlines()
+        secret = next((line.strip() for line in lines if line.strip()), "")  # newest first
     except OSError as exc:
         print(f"simulate: cannot read the secret file: {exc.strerror}", file=sys.stderr)  # noqa: T201
         return None
