@@ -29,11 +29,11 @@ COPY ingress ./ingress
 COPY streams ./streams
 COPY simulator ./simulator
 
-# Build a wheel of the project, install it with the rocksdb and uvloop extras, compile bytecode
+# Build a wheel of the project, install it with the uvloop extra, compile bytecode
 # now (the final image's filesystem is read-only).
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels . \
     && pip --python /opt/venv/bin/python install --no-cache-dir --compile \
-        "$(find /tmp/wheels -name 'fedapay_bridge-*.whl')[rocksdb,uvloop]" \
+        "$(find /tmp/wheels -name 'fedapay_bridge-*.whl')[uvloop]" \
     && /opt/venv/bin/fedapay-bridge --help > /dev/null
 
 # ---- final: the runtime only -----------------------------------------------------------------

@@ -1,0 +1,319 @@
+"""The Faust app of the workers, built from :class:`WorkerSettings` (no module-level app).
+
+Everything Faust-specific lives here: the app and its configuration, the raw
+topic, the two tables, the producer, and one thin agent that hands each raw
+record to :class:`streams.processor.Processor`.
+
+Workarounds of Faust behaviour, each tied to its cause:
+
+* Idempotent producer: Faust enables idempotence only in exactly-once mode;
+  :class:`IdempotentProducer` enables it always (``acks=all``), so producer
+  retries never duplicate an output.
+* Exactly-once sends: Faust's transaction manager picks a record's transaction
+  from the destination topic's own partition and consumer group, which fails
+  for output topics the app does not consume (they belong to no group, and a
+  send from outside a stream lands in a transaction nothing commits).
+  :class:`OutputSender` sends every output with the transactional id of the
+  raw partition being processed, the one Faust commits that partition's
+  offsets with.
+* Stream queues are never cleared on resume (faust-streaming issue #596),
+  see :meth:`BridgeApp.FlowControlQueue`.
+* Exactly-once commits: Faust commits while a record is being processed;
+  :class:`GuardedConsumer` makes commits wait for the record in progress.
+* Table writes: :class:`ChangelogTable` awaits each changelog record instead
+  of leaving it in Faust's producer buffer, so it is in the same transaction
+  as the outputs (and durable before the record's offset is acked).
+* Exactly-once with RocksDB: Faust writes table values to RocksDB as they are
+  set, outside the Kafka transaction, so after a crash the local store may hold
+  writes of an aborted transaction (a dedup entry whose outputs were never
+  committed). :func:`reset_local_tables` discards the local stores before the
+  worker starts in that mode; the tables are rebuilt from their committed
+  changelogs.
+* Windowed-table expiry after recovery (faust-streaming issue #385): not used;
+  the dedup table is a plain table whose entries carry their own time, see
+  :mod:`streams.dedup`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import faust
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
+from faust.types import ConsumerT, ProducerT
+from faust.types.transports import TPorTopicSet
+from mode.utils.queues import ThrowableQueue
+
+from common.kafka import KafkaSettings
+from streams import tables
+from streams.pipeline import Output, PipelineConfig, RawRecord
+from streams.processor import OffsetWatch, Processor
+from streams.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+class IdempotentProducer(AIOKafkaProducer):
+    """Faust's aiokafka producer with ``enable_idempotence`` on in every mode."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {"acks": "all", "enable_idempotence": True}
+
+
+class GuardedConsumer(AIOKafkaConsumer):
+    """Faust's consumer, whose offset commits wait for the record being processed.
+
+    Faust commits from its own task while the agent runs. Under exactly-once, a
+    commit that lands between a record's output sends and its ack puts those
+    outputs in the committed transaction without the record's offset; after a
+    crash the record is processed again and its outputs are committed twice.
+    Holding :attr:`BridgeApp.processing_guard` around each record and each
+    commit keeps every transaction to whole records.
+    """
+
+    async def commit(
+        self, topics: TPorTopicSet | None = None, start_new_transaction: bool = True
+    ) -> bool:
+        async with cast(BridgeApp, self.app).processing_guard:
+            result: bool = await super().commit(topics, start_new_transaction=start_new_transaction)
+            return result
+
+
+class BridgeApp(faust.App):
+    """A Faust app with an idempotent producer and record-atomic commits."""
+
+    processing_guard: asyncio.Lock
+
+    def _new_producer(self) -> ProducerT:
+        return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+    def FlowControlQueue(
+        self, maxsize: int | None = None, *, clear_on_resume: bool = False
+    ) -> ThrowableQueue[Any]:
+        # faust-streaming issue #596: at the end of recovery Faust resumes the
+        # stream partitions, seeks them to the committed offsets, then resumes
+        # flow control, which clears every stream queue. Records fetched between
+        # the resume and the clear are dropped, and their re-fetched copies are
+        # then skipped as already read: a gap that blocks commits (and is lost
+        # until the next restart). Queues that are never cleared keep them;
+        # events of an older consumer generation are still skipped by the stream.
+        return super().FlowControlQueue(maxsize, clear_on_resume=False)
+
+    def _new_consumer(self) -> ConsumerT:
+        # As faust.App._new_consumer, with GuardedConsumer.
+        return GuardedConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            loop=self.transport.loop,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+        )
+
+
+class OutputSender:
+    """Sends a plan's outputs to the source record's partition and waits for the acks."""
+
+    def __init__(self, app: faust.App, raw_topic: str, exactly_once: bool) -> None:
+        self.app = app
+        self.raw_topic = raw_topic
+        self.exactly_once = exactly_once
+
+    async def send(self, outputs: Sequence[Output], partition: int) -> None:
+        if not outputs:
+            return
+        producer = self.app.producer
+        transactional_id = self._transactional_id(partition) if self.exactly_once else None
+        pending = []
+        for output in outputs:
+            pending.append(
+                await producer.send(
+                    output.topic,
+                    output.key,
+                    output.value,
+                    partition,
+                    None,
+                    list(output.headers),
+                    transactional_id=transactional_id,
+                )
+            )
+        await asyncio.gather(*pending)
+
+    def _transactional_id(self, partition: int) -> str:
+        # The id faust's TransactionManager.commit uses for this raw partition.
+        group = self.app.assignor.group_for_topic(self.raw_topic)
+        return f"{self.app.conf.id}-{group}-{partition}"
+
+
+class ChangelogTable:
+    """A Faust table whose writes are awaited until the changelog record is acknowledged.
+
+    ``table[key] = value`` hands the changelog record to Faust's producer
+    buffer and returns; under exactly-once that record may then fall into the
+    transaction after the one holding the record's outputs and offset, and be
+    aborted by a crash (the key is lost while its delivery counts as done).
+    Here the local store is written directly and the changelog record is sent
+    and awaited while the record is being processed, so it always belongs to
+    the same transaction as the outputs. Must be called from the agent (the
+    table's partition is the current event's).
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self.table.get(key)
+        return value
+
+    def items(self) -> Iterable[tuple[bytes, bytes]]:
+        items: Iterable[tuple[bytes, bytes]] = self.table.items()
+        return items
+
+    async def put(self, key: bytes, value: bytes) -> None:
+        self.table.data[key] = value
+        await self.table.send_changelog(self.table.partition_for_key(key), key, value)
+
+    async def delete(self, keys: Sequence[bytes]) -> None:
+        pending = []
+        for key in keys:
+            self.table.data.pop(key, None)
+            partition = self.table.partition_for_key(key)
+            pending.append(self.table.send_changelog(partition, key, None, value_serializer="raw"))
+        await asyncio.gather(*pending)
+
+
+@dataclass
+class Worker:
+    app: faust.App
+    processor: Processor
+
+
+def faust_credentials(kafka: KafkaSettings) -> faust.auth.Credentials | None:
+    context = kafka.ssl_context()
+    if kafka.uses_sasl:
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password,
+            ssl_context=context,
+            mechanism=kafka.sasl_mechanism,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def broker_urls(kafka: KafkaSettings) -> list[str]:
+    return [f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")]
+
+
+def build(settings: WorkerSettings, partitions: int) -> Worker:
+    """The app, its raw topic, tables and agent, for a raw topic of ``partitions``."""
+    app = BridgeApp(
+        settings.app_id,
+        broker=[
+            f"kafka://{server.strip()}" for server in settings.kafka.bootstrap_servers.split(",")
+        ],
+        broker_credentials=faust_credentials(settings.kafka),
+        store="rocksdb://" if settings.store == "rocksdb" else "memory://",
+        datadir=str(settings.data_dir),
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        topic_allow_declare=True,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=settings.worker_id,
+        broker_commit_interval=settings.commit_interval_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        web_enabled=settings.web_enabled,
+        web_bind=settings.web_bind,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        autodiscover=False,
+    )
+    app.processing_guard = asyncio.Lock()
+    raw = app.topic(
+        settings.topics.raw,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+    )
+    seen = app.Table(tables.DEDUP, key_type=bytes, value_type=bytes, partitions=partitions)
+    states = app.Table(tables.TRANSACTIONS, key_type=bytes, value_type=bytes, partitions=partitions)
+    config = PipelineConfig(
+        topics=settings.topics,
+        dedup_window_ms=settings.dedup_window_ms,
+        keep_account=settings.keep_account,
+    )
+    processor = Processor(
+        config,
+        ChangelogTable(seen),
+        ChangelogTable(states),
+        OutputSender(app, settings.topics.raw, settings.exactly_once),
+        sweep_interval_ms=settings.dedup_sweep_interval_ms,
+    )
+
+    async def process(stream: faust.StreamT[bytes]) -> None:
+        # Acks are explicit: Faust acks an event in a ``finally`` even when the
+        # agent raised, which would commit the offset of a record whose outputs
+        # were never sent. Unacked, it is processed again after a restart.
+        manual = cast(faust.Stream[bytes], stream).noack()
+        watch = OffsetWatch()
+        async for event in manual.events():
+            message = event.message
+            repeat, skipped = watch.observe(
+                message.partition, message.generation_id, message.offset
+            )
+            if repeat:
+                await manual.ack(event)
+                continue
+            if skipped:
+                where = {"partition": message.partition, "offset": message.offset}
+                log.error(
+                    "raw records skipped before reaching the worker",
+                    extra={**where, "skipped": skipped},
+                )
+            async with app.processing_guard:
+                await processor.handle_reliably(raw_record(event.message))
+                await manual.ack(event)
+
+    app.agent(raw, name="streams.process")(process)
+    return Worker(app, processor)
+
+
+def raw_record(message: Any) -> RawRecord:
+    """The Faust message of a raw-topic record as a :class:`RawRecord`."""
+    headers = message.headers or ()
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return RawRecord(
+        key=message.key,
+        value=message.value,
+        headers=tuple((str(name), bytes(value or b"")) for name, value in pairs),
+        partition=int(message.partition),
+        offset=int(message.offset),
+        timestamp_ms=round(float(message.timestamp) * 1000),
+    )
+
+
+def reset_local_tables(app: faust.App) -> None:
+    """Delete the local table stores (exactly-once + RocksDB; see the module docstring)."""
+    tabledir = app.conf.tabledir
+    if tabledir.exists():
+        log.info("exactly-once: discarding local table stores", extra={"path": str(tabledir)})
+        shutil.rmtree(tabledir)
+
+
+def run(worker: Worker, *, log_level: str) -> int:
+    """Run the worker in this process until it is stopped; return its exit code."""
+    faust_worker = faust.Worker(worker.app, quiet=True, override_logging=False, loglevel=log_level)
+    faust_worker.spinner = None
+    try:
+        faust_worker.execute_from_commandline()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1

@@ -1,0 +1,228 @@
+"""What the worker does with one raw record, decided without any I/O. Pure.
+
+:func:`read` turns a raw-topic record into a :class:`Delivery` (or its DLQ
+record); :func:`plan` takes the delivery plus what the tables hold for it and
+returns every output record and table write. The agent executes the plan:
+outputs first (acknowledged by the broker), table writes after, so a crash in
+between repeats outputs (at-least-once) and never loses one.
+
+Every output carries the delivery's dedup key in the ``fedapay-dedup-key``
+header (DLQ records: the raw header's, else ``sha256:<hex of the body>``), so
+consumers can drop repeats. Outputs of one transaction keep its partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from schemas import headers
+from schemas.envelope import Envelope, MalformedEvent, parse
+from schemas.records import Anomaly, StatusRecord
+from schemas.topics import Topics
+from streams import dedup, normalize
+from streams.dedup import SeenEntry
+from streams.state_machine import Outcome, TransactionState, advance
+
+HeaderList = tuple[tuple[str, bytes], ...]
+
+
+class OutputKind(StrEnum):
+    EVENT = "event"
+    STATUS = "status"
+    ANOMALY = "anomaly"
+    DLQ = "dlq"
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A record of the raw topic, as the consumer hands it over."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: HeaderList
+    partition: int
+    offset: int
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    kind: OutputKind
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: HeaderList
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A raw record that parsed as a FedaPay event."""
+
+    envelope: Envelope
+    record: RawRecord
+    received_at_ms: int
+    endpoint: str | None
+
+    @property
+    def dedup_key(self) -> str:
+        return self.envelope.dedup_key
+
+    @property
+    def is_transaction(self) -> bool:
+        return self.envelope.object == "transaction"
+
+    @property
+    def transaction_id(self) -> str | None:
+        """The state table key: the entity id of a transaction event, else ``None``."""
+        return self.envelope.entity_id if self.is_transaction else None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    topics: Topics
+    dedup_window_ms: int
+    keep_account: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    outputs: tuple[Output, ...]
+    #: Always written: a new entry, or one refreshed by a duplicate.
+    seen: SeenEntry
+    duplicate: bool
+    #: ``None`` when the transaction state must not be written.
+    state: TransactionState | None = None
+    outcome: Outcome | None = None
+
+
+def read(record: RawRecord, topics: Topics) -> Delivery | Output:
+    """Parse a raw record; what cannot be parsed becomes its DLQ record."""
+    meta = headers.decode(record.headers)
+    body = record.value or b""
+    try:
+        envelope = parse(body)
+    except MalformedEvent as exc:
+        return dead_letter(record, topics, exc.code, exc.detail)
+    return Delivery(
+        envelope=envelope,
+        record=record,
+        received_at_ms=_received_at(meta.get(headers.RECEIVED_AT_MS), record.timestamp_ms),
+        endpoint=meta.get(headers.ENDPOINT),
+    )
+
+
+def dead_letter(record: RawRecord, topics: Topics, code: str, detail: str) -> Output:
+    """The DLQ record of a raw record: its bytes and headers plus the error headers."""
+    body = record.value or b""
+    replaced = {headers.ERROR, headers.ERROR_DETAIL, headers.DEDUP_KEY}
+    kept = tuple((name, value) for name, value in record.headers if name not in replaced)
+    raw_key = headers.decode(record.headers).get(headers.DEDUP_KEY)
+    dedup_key = raw_key or f"sha256:{hashlib.sha256(body).hexdigest()}"
+    extra = headers.encode(
+        {headers.ERROR: code, headers.ERROR_DETAIL: detail, headers.DEDUP_KEY: dedup_key}
+    )
+    return Output(OutputKind.DLQ, topics.dlq, record.key, body, (*kept, *extra))
+
+
+def plan(
+    delivery: Delivery,
+    seen: SeenEntry | None,
+    state: TransactionState | None,
+    config: PipelineConfig,
+) -> Plan:
+    """Dedup, normalize and (for transactions) advance the state machine."""
+    decision = dedup.decide(
+        seen, delivery.received_at_ms, config.dedup_window_ms, delivery.record.partition
+    )
+    if decision.duplicate:
+        return Plan(outputs=(), seen=decision.entry, duplicate=True)
+    outputs = [_event_output(delivery, config)]
+    if not delivery.is_transaction:
+        return Plan(outputs=tuple(outputs), seen=decision.entry, duplicate=False)
+    step = advance(state, normalize.observation(delivery.envelope))
+    if step.status_record is not None:
+        outputs.append(_status_output(delivery, step.status_record, config.topics))
+    outputs.extend(_anomaly_output(delivery, anomaly, config.topics) for anomaly in step.anomalies)
+    changed = step.state if step.state is not state else None
+    return Plan(
+        outputs=tuple(outputs),
+        seen=decision.entry,
+        duplicate=False,
+        state=changed,
+        outcome=step.outcome,
+    )
+
+
+def _event_output(delivery: Delivery, config: PipelineConfig) -> Output:
+    event = normalize.normalize(
+        delivery.envelope,
+        received_at_ms=delivery.received_at_ms,
+        endpoint=delivery.endpoint,
+        keep_account=config.keep_account,
+    )
+    return Output(
+        OutputKind.EVENT,
+        config.topics.for_event(delivery.envelope.name),
+        delivery.envelope.key.encode(),
+        event.to_json(),
+        _headers(delivery),
+    )
+
+
+def _status_output(delivery: Delivery, record: StatusRecord, topics: Topics) -> Output:
+    key = record.transaction_id.encode()
+    return Output(OutputKind.STATUS, topics.status, key, record.to_json(), _headers(delivery))
+
+
+def _anomaly_output(delivery: Delivery, anomaly: Anomaly, topics: Topics) -> Output:
+    key = anomaly.transaction_id.encode()
+    return Output(OutputKind.ANOMALY, topics.anomalies, key, anomaly.to_json(), _headers(delivery))
+
+
+def _headers(delivery: Delivery) -> HeaderList:
+    pairs: dict[str, str | int] = {
+        headers.DEDUP_KEY: delivery.dedup_key,
+        headers.EVENT_NAME: delivery.envelope.name,
+        headers.RECEIVED_AT_MS: delivery.received_at_ms,
+    }
+    if delivery.endpoint is not None:
+        pairs[headers.ENDPOINT] = delivery.endpoint
+    return tuple(headers.encode(pairs))
+
+
+def _received_at(header: str | None, fallback_ms: int) -> int:
+    if header is not None:
+        try:
+            return int(header)
+        except ValueError:
+            pass
+    return fallback_ms
+
+
+def replay(
+    records: Sequence[RawRecord], config: PipelineConfig
+) -> tuple[list[Output], dict[str, SeenEntry], dict[str, TransactionState]]:
+    """Run the pipeline over records of one partition, in order, with in-memory tables.
+
+    The reference model the integration tests compare a real worker against.
+    """
+    seen_table: dict[str, SeenEntry] = {}
+    state_table: dict[str, TransactionState] = {}
+    outputs: list[Output] = []
+    for record in records:
+        delivery = read(record, config.topics)
+        if isinstance(delivery, Output):
+            outputs.append(delivery)
+            continue
+        key = delivery.dedup_key
+        tx_id = delivery.transaction_id
+        state = None if tx_id is None else state_table.get(tx_id)
+        step = plan(delivery, seen_table.get(key), state, config)
+        outputs.extend(step.outputs)
+        seen_table[key] = step.seen
+        if tx_id is not None and step.state is not None:
+            state_table[tx_id] = step.state
+    return outputs, seen_table, state_table

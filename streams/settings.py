@@ -1,0 +1,133 @@
+"""The stream worker's settings, read once at start from ``FEDAPAY_BRIDGE_*`` variables.
+
+Kafka connection variables (``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_SECURITY_PROTOCOL``,
+``KAFKA_SASL_*``, ``KAFKA_SSL_*``) are read by :class:`common.kafka.KafkaSettings`.
+The worker's own variables, each prefixed ``FEDAPAY_BRIDGE_``:
+
+================================  ===================  ==========================================
+variable                          default              meaning
+================================  ===================  ==========================================
+TOPIC_PREFIX                      ``fedapay``          prefix of every topic of the contract
+APP_ID                            ``fedapay-bridge``   Faust app id: the consumer group, and the
+                                                       prefix of the table changelog topics
+WORKER_ID                         (none)               stable name of this worker (e.g. the pod
+                                                       name); enables static group membership,
+                                                       so a restart does not rebalance
+DEDUP_WINDOW_SECONDS              ``259200`` (72 h)    how long after its last delivery a dedup
+                                                       key still marks duplicates (sliding)
+DEDUP_SWEEP_INTERVAL_SECONDS      ``600``              how often (stream time) each partition's
+                                                       expired dedup keys are deleted
+STORE                             ``rocksdb``          table store: ``rocksdb`` or ``memory``
+DATA_DIR                          ``fedapay-bridge-    directory of the RocksDB tables
+                                  data``
+PROCESSING_GUARANTEE              ``at_least_once``    ``at_least_once`` (idempotent producer)
+                                                       or ``exactly_once`` (Kafka transactions)
+KEEP_ACCOUNT                      ``false``            keep the merchant ``account`` object in
+                                                       normalized events (personal data) instead
+                                                       of only ``account_id``
+TOPIC_PARTITIONS                  ``6``                partitions of topics the worker creates
+TOPIC_REPLICATION_FACTOR          ``1``                replication factor of topics it creates
+CREATE_TOPICS                     ``true``             create missing topics at start (never
+                                                       alters existing ones)
+COMMIT_INTERVAL_SECONDS           ``2.8``              how often consumed offsets are committed
+SESSION_TIMEOUT_SECONDS           ``30``               consumer group session timeout
+WEB_ENABLED                       ``true``             run the worker's HTTP server
+WEB_BIND                          ``0.0.0.0``          address the HTTP server listens on
+WEB_PORT                          ``6066``             port of the HTTP server
+WEB_HOST                          (host name)          host name other workers use to reach this
+                                                       one (table routing)
+LOG_LEVEL                         ``INFO``             DEBUG, INFO, WARNING or ERROR
+LOG_FORMAT                        ``json``             ``json`` or ``text``
+================================  ===================  ==========================================
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from common.config import Env
+from common.kafka import KafkaSettings
+from schemas.topics import DEFAULT_PREFIX, Topics
+
+STORES: Final = ("rocksdb", "memory")
+GUARANTEES: Final = ("at_least_once", "exactly_once")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS: Final = ("json", "text")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    topics: Topics = field(default_factory=Topics)
+    app_id: str = "fedapay-bridge"
+    worker_id: str | None = None
+    dedup_window_seconds: int = 72 * 3600
+    dedup_sweep_interval_seconds: int = 600
+    store: str = "rocksdb"
+    data_dir: Path = Path("fedapay-bridge-data")
+    processing_guarantee: str = "at_least_once"
+    keep_account: bool = False
+    topic_partitions: int = 6
+    topic_replication_factor: int = 1
+    create_topics: bool = True
+    commit_interval_seconds: float = 2.8
+    session_timeout_seconds: float = 30.0
+    web_enabled: bool = True
+    web_bind: str = "0.0.0.0"  # noqa: S104 - a server inside a container; set WEB_BIND to narrow
+    web_port: int = 6066
+    web_host: str = field(default_factory=socket.gethostname)
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @classmethod
+    def from_env(cls, env: Env) -> WorkerSettings:
+        return cls(
+            kafka=KafkaSettings.from_env(env),
+            topics=Topics(env.text("TOPIC_PREFIX", DEFAULT_PREFIX)),
+            app_id=env.text("APP_ID", cls.app_id),
+            worker_id=env.optional("WORKER_ID"),
+            dedup_window_seconds=env.integer(
+                "DEDUP_WINDOW_SECONDS", cls.dedup_window_seconds, minimum=1
+            ),
+            dedup_sweep_interval_seconds=env.integer(
+                "DEDUP_SWEEP_INTERVAL_SECONDS", cls.dedup_sweep_interval_seconds, minimum=1
+            ),
+            store=env.choice("STORE", cls.store, STORES),
+            data_dir=Path(env.text("DATA_DIR", str(cls.data_dir))),
+            processing_guarantee=env.choice(
+                "PROCESSING_GUARANTEE", cls.processing_guarantee, GUARANTEES
+            ),
+            keep_account=env.flag("KEEP_ACCOUNT", cls.keep_account),
+            topic_partitions=env.integer("TOPIC_PARTITIONS", cls.topic_partitions, minimum=1),
+            topic_replication_factor=env.integer(
+                "TOPIC_REPLICATION_FACTOR", cls.topic_replication_factor, minimum=1
+            ),
+            create_topics=env.flag("CREATE_TOPICS", cls.create_topics),
+            commit_interval_seconds=env.real(
+                "COMMIT_INTERVAL_SECONDS", cls.commit_interval_seconds, minimum=0.1
+            ),
+            session_timeout_seconds=env.real(
+                "SESSION_TIMEOUT_SECONDS", cls.session_timeout_seconds, minimum=6.0
+            ),
+            web_enabled=env.flag("WEB_ENABLED", cls.web_enabled),
+            web_bind=env.text("WEB_BIND", cls.web_bind),
+            web_port=env.integer("WEB_PORT", cls.web_port, minimum=0),
+            web_host=env.text("WEB_HOST", socket.gethostname()),
+            log_level=env.choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
+            log_format=env.choice("LOG_FORMAT", cls.log_format, LOG_FORMATS),
+        )
+
+    @property
+    def dedup_window_ms(self) -> int:
+        return self.dedup_window_seconds * 1000
+
+    @property
+    def dedup_sweep_interval_ms(self) -> int:
+        return self.dedup_sweep_interval_seconds * 1000
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.processing_guarantee == "exactly_once"

@@ -1,0 +1,21 @@
+"""Names of the workers' tables and of their changelog topics.
+
+Topic names of the contract live in :mod:`schemas.topics`; these are the
+workers' internal state. Faust names a table's changelog topic
+``<app id>-<table name>-changelog``; both are compacted.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Dedup key -> when it was last delivered (see :mod:`streams.dedup`).
+DEDUP: Final = "dedup"
+#: Transaction id -> its derived state (see :mod:`streams.state_machine`).
+TRANSACTIONS: Final = "transactions"
+
+ALL: Final = (DEDUP, TRANSACTIONS)
+
+
+def changelog_topic(app_id: str, table: str) -> str:
+    return f"{app_id}-{table}-changelog"

@@ -1,0 +1,104 @@
+"""WorkerSettings.from_env: defaults, every variable, and errors naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.config import Env
+from common.errors import ConfigError
+from streams.settings import WorkerSettings
+
+P = "FEDAPAY_BRIDGE_"
+
+
+def load(**values: str) -> WorkerSettings:
+    return WorkerSettings.from_env(Env({f"{P}{k}": v for k, v in values.items()}))
+
+
+def test_defaults() -> None:
+    settings = load()
+
+    assert settings.app_id == "fedapay-bridge"
+    assert settings.topics.raw == "fedapay.raw"
+    assert settings.dedup_window_seconds == 259_200
+    assert settings.dedup_window_ms == 259_200_000
+    assert (settings.store, settings.processing_guarantee) == ("rocksdb", "at_least_once")
+    assert not settings.exactly_once
+    assert not settings.keep_account
+    assert settings.worker_id is None
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:9092"
+
+
+def test_every_variable() -> None:
+    settings = load(
+        KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:19092",
+        TOPIC_PREFIX="acme",
+        APP_ID="acme-bridge",
+        WORKER_ID="worker-0",
+        DEDUP_WINDOW_SECONDS="60",
+        DEDUP_SWEEP_INTERVAL_SECONDS="5",
+        STORE="memory",
+        DATA_DIR="/tmp/w",
+        PROCESSING_GUARANTEE="exactly_once",
+        KEEP_ACCOUNT="true",
+        TOPIC_PARTITIONS="3",
+        TOPIC_REPLICATION_FACTOR="2",
+        CREATE_TOPICS="false",
+        COMMIT_INTERVAL_SECONDS="1.5",
+        SESSION_TIMEOUT_SECONDS="10",
+        WEB_ENABLED="false",
+        WEB_BIND="127.0.0.1",
+        WEB_PORT="7000",
+        WEB_HOST="w0.local",
+        LOG_LEVEL="DEBUG",
+        LOG_FORMAT="text",
+    )
+
+    assert settings == WorkerSettings(
+        kafka=settings.kafka,
+        topics=settings.topics,
+        app_id="acme-bridge",
+        worker_id="worker-0",
+        dedup_window_seconds=60,
+        dedup_sweep_interval_seconds=5,
+        store="memory",
+        data_dir=Path("/tmp/w"),
+        processing_guarantee="exactly_once",
+        keep_account=True,
+        topic_partitions=3,
+        topic_replication_factor=2,
+        create_topics=False,
+        commit_interval_seconds=1.5,
+        session_timeout_seconds=10.0,
+        web_enabled=False,
+        web_bind="127.0.0.1",
+        web_port=7000,
+        web_host="w0.local",
+        log_level="DEBUG",
+        log_format="text",
+    )
+    assert settings.topics.status == "acme.transaction.status"
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:19092"
+    assert settings.exactly_once
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STORE", "redis"),
+        ("PROCESSING_GUARANTEE", "at_most_once"),
+        ("DEDUP_WINDOW_SECONDS", "0"),
+        ("DEDUP_WINDOW_SECONDS", "3d"),
+        ("KEEP_ACCOUNT", "maybe"),
+        ("TOPIC_PARTITIONS", "0"),
+        ("SESSION_TIMEOUT_SECONDS", "1"),
+    ],
+    ids=["store", "guarantee", "zero-window", "bad-window", "bad-flag", "partitions", "session"],
+)
+def test_invalid_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(**{name: value})
+
+    assert caught.value.setting == f"{P}{name}"
