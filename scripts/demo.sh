@@ -38,6 +38,16 @@ if ! scripts/kafka.sh status >/dev/null 2>&1; then
   scripts/kafka.sh start
   started_kafka=1
 fi
+# On a broker of its own the demo uses the real topic names; on a reused broker it keeps its
+# records apart from earlier runs with a topic prefix and consumer group of its own.
+prefix=fedapay
+if [[ $started_kafka == 0 ]]; then
+  prefix="demo$(date +%s)"
+  echo "demo: reusing a running broker: topics are prefixed $prefix instead of fedapay"
+fi
+export FEDAPAY_BRIDGE_TOPIC_PREFIX="$prefix"
+export FEDAPAY_BRIDGE_APP_ID="$prefix-bridge"
+rm -rf "$FEDAPAY_BRIDGE_DATA_DIR"
 
 has_streams=0
 if fedapay-bridge --help | grep -q "worker"; then has_streams=1; fi
@@ -62,16 +72,16 @@ for _ in $(seq 1 100); do
   sleep 0.3
 done
 
-echo "demo: posting 30 simulated transactions (30% duplicates, shuffled, 16 concurrent)"
+echo "demo: posting 30 simulated transactions (30% duplicates, shuffled, 10% with an illegal transition, 16 concurrent)"
 fedapay-bridge simulate --url "$url" --secret "$FEDAPAY_BRIDGE_WEBHOOK_SANDBOX_SECRETS" \
-  --transactions 30 --customers 5 --duplicates 0.3 --shuffle --concurrency 16 --seed 7
+  --transactions 30 --customers 5 --duplicates 0.3 --shuffle --illegal 0.1 --concurrency 16 --seed 7
 
 echo
-fedapay-bridge peek fedapay.raw --limit 8
+fedapay-bridge peek "$prefix.raw" --limit 8
 if [[ $has_streams == 1 ]]; then
   sleep "${DEMO_SETTLE_SECONDS:-8}"
-  for topic in fedapay.transaction.approved fedapay.transaction.status fedapay.anomalies; do
-    echo; fedapay-bridge peek "$topic" --limit 5
+  for topic in transaction.approved transaction.status anomalies; do
+    echo; fedapay-bridge peek "$prefix.$topic" --limit 5
   done
 fi
 

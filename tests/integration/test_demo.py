@@ -1,0 +1,40 @@
+"""The README's run command, end to end: `scripts/demo.sh --once` on the test broker."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from tests.kafka_broker import REPO_ROOT, free_port
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def test_demo_runs_and_shows_every_stage(kafka_bootstrap: str) -> None:
+    env = {
+        **os.environ,
+        "DEMO_PORT": str(free_port()),
+        "FEDAPAY_BRIDGE_WEB_PORT": str(free_port()),
+        "FEDAPAY_BRIDGE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DEMO_SETTLE_SECONDS": "10",
+    }
+    result = subprocess.run(
+        ["scripts/demo.sh", "--once"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert "181/181 delivered, 0 failed" in out
+    assert re.search(r"\.raw: 181 records", out)
+    assert re.search(r"\.transaction\.approved: \d+ records", out)
+    assert re.search(r"\.transaction\.status: \d+ records", out)
+    assert re.search(r"\.anomalies: 3 records", out), "one anomaly per injected illegal transition"
+    assert "demo: done" in out
