@@ -18,11 +18,26 @@ def create_app(settings: IngressSettings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[middleware.errors])
     app[CONTEXT] = _context(settings)
     app.cleanup_ctx.append(_publisher_lifecycle)
-    app.router.add_post("/webhooks/{endpoint}", handlers.receive_webhook)
-    app.router.add_get("/healthz", handlers.healthz)
-    app.router.add_get("/readyz", handlers.readyz)
-    app.router.add_get("/metrics", handlers.metrics)
+    _routes(app.router)
     return app
+
+
+def _routes(router: web.UrlDispatcher) -> None:
+    """Every path and method gets the ingress's own ``Expect`` handling (see
+    :func:`handlers.expect`); the middleware renders the 405 and 404 answers."""
+    expect = handlers.expect
+    for method, path, handler in (
+        ("POST", "/webhooks/{endpoint}", handlers.receive_webhook),
+        ("GET", "/healthz", handlers.healthz),
+        ("GET", "/readyz", handlers.readyz),
+        ("GET", "/metrics", handlers.metrics),
+    ):
+        if method == "GET":
+            router.add_get(path, handler, expect_handler=expect)  # HEAD too
+        else:
+            router.add_route(method, path, handler, expect_handler=expect)
+        router.add_route("*", path, handlers.method_not_allowed, expect_handler=expect)
+    router.add_route("*", "/{path:.*}", handlers.not_found, expect_handler=expect)
 
 
 def _context(settings: IngressSettings) -> IngressContext:

@@ -22,6 +22,14 @@ class IngressError(BridgeError):
         return {}
 
 
+class BadRequest(IngressError):
+    """The body could not be read as sent: undecodable Content-Encoding, broken chunking,
+    or the client went away before sending all of it."""
+
+    status = 400
+    code = "bad_request"
+
+
 class InvalidSignature(IngressError):
     status = 401
     code = "invalid_signature"
@@ -45,6 +53,11 @@ class NotFound(IngressError):
 class MethodNotAllowed(IngressError):
     status = 405
     code = "method_not_allowed"
+
+
+class ExpectationFailed(IngressError):
+    status = 417
+    code = "expectation_failed"
 
 
 class PayloadTooLarge(IngressError):

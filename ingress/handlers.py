@@ -1,7 +1,7 @@
 """HTTP handlers: the webhook receiver and the health and metrics routes.
 
 The webhook path checks, in order: source address (403), rate (429), endpoint
-(404), body size and read time (413, 408), signature over the raw bytes (401),
+(404), body size, read time and framing (413, 408, 400), signature over the raw bytes (401),
 then publishes and answers 2xx only once the broker acknowledged (503 if not).
 """
 
@@ -11,21 +11,25 @@ import asyncio
 import logging
 import time
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingress import signature
 from ingress.context import CONTEXT, IngressContext
 from ingress.errors import (
+    BadRequest,
+    ExpectationFailed,
     ForbiddenSource,
     InvalidSignature,
+    MethodNotAllowed,
+    NotFound,
     NotReady,
     PayloadTooLarge,
     RateLimited,
     RequestTimeout,
     UnknownEndpoint,
 )
-from ingress.middleware import OUTCOME, json_response
+from ingress.middleware import OUTCOME, error_response, json_response
 from ingress.records import Delivery, record_for
 from ingress.source import allowed, client_address
 
@@ -53,6 +57,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
 
 def _admit(request: web.Request, context: IngressContext) -> None:
     settings = context.settings
+    if not settings.allowed_networks and context.limiter is None:
+        return  # nothing looks at the address: skip parsing it
     address = client_address(
         request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
     )
@@ -76,12 +82,18 @@ async def _read_body(request: web.Request, context: IngressContext) -> bytes:
     if length is not None and length > context.settings.max_body_bytes:
         raise PayloadTooLarge()
     try:
+        if request.content.is_eof():  # the whole body came with the headers: no wait, no timer
+            return await request.read()
         async with asyncio.timeout(BODY_READ_TIMEOUT):
             return await request.read()
     except TimeoutError:
         raise RequestTimeout() from None
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge() from None
+    except web.RequestPayloadError:
+        raise BadRequest(reason="undecodable_body") from None
+    except ConnectionResetError:
+        raise BadRequest(reason="incomplete_body") from None
 
 
 def _verify(
@@ -112,3 +124,27 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[CONTEXT].metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def expect(request: web.Request) -> web.StreamResponse | None:
+    """``Expect: 100-continue`` as aiohttp answers it; any other expectation is a 417.
+
+    Replaces aiohttp's default handler, which answers 500 to an ``Expect`` value
+    that is not UTF-8 (it copies the value into its error text, then cannot
+    encode it). Runs before the middleware, so it renders its own error.
+    """
+    if request.version != HttpVersion11:
+        return None
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the 100 is not the response
+        return None
+    return error_response(ExpectationFailed())
+
+
+async def method_not_allowed(request: web.Request) -> web.Response:
+    raise MethodNotAllowed()
+
+
+async def not_found(request: web.Request) -> web.Response:
+    raise NotFound()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -16,6 +16,17 @@ class IngressMetrics:
     signature_failures: Counter
     publish_seconds: Histogram
     producer_ready: Gauge
+    #: Bound children of ``requests`` per (endpoint, outcome): both come from small fixed sets.
+    _request_children: dict[tuple[str, str], Counter] = field(default_factory=dict, repr=False)
+
+    def count_request(self, endpoint: str, outcome: str) -> None:
+        """``requests.labels(endpoint, outcome).inc()`` without the per-call label lookup."""
+        child = self._request_children.get((endpoint, outcome))
+        if child is None:
+            child = self._request_children[(endpoint, outcome)] = self.requests.labels(
+                endpoint, outcome
+            )
+        child.inc()
 
     @classmethod
     def create(cls) -> IngressMetrics:

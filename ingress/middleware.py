@@ -83,4 +83,4 @@ def _record(request: web.Request, outcome: str) -> None:
         return
     context = request.app[CONTEXT]
     label = endpoint if endpoint in context.settings.endpoints else "unknown"
-    context.metrics.requests.labels(label, outcome).inc()
+    context.metrics.count_request(label, outcome)

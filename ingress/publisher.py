@@ -14,7 +14,13 @@ import time
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from common.kafka import KafkaSettings
 from ingress.errors import BrokerUnavailable
@@ -25,6 +31,17 @@ log = logging.getLogger(__name__)
 
 _MAX_BATCH_BYTES = 512 * 1024
 _READY_CACHE_SECONDS = 1.0
+#: After these the idempotent producer never sends again: its sequence numbers or
+#: producer id no longer match the broker's. aiokafka gives a batch that expires
+#: while its partition has no leader (a broker restart) a sequence number, then
+#: drops it, so every later batch of that partition is out of order
+#: (aio-libs/aiokafka#1017). Only a new producer (a new producer id) recovers.
+_BROKEN_PRODUCER_ERRORS = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +94,8 @@ class Publisher:
             log.warning(
                 "publish failed", extra={"topic": record.topic, "error": type(exc).__name__}
             )
+            if isinstance(exc, _BROKEN_PRODUCER_ERRORS):
+                self._replace(producer)
             raise BrokerUnavailable(self._config.retry_after, type(exc).__name__) from exc
         self._metrics.publish_seconds.labels(record.kind).observe(time.perf_counter() - started)
         self._set_healthy(True)
@@ -100,6 +119,20 @@ class Publisher:
         self._healthy = healthy
         self._checked_at = time.monotonic()
         self._metrics.producer_ready.set(1 if healthy else 0)
+
+    def _replace(self, broken: AIOKafkaProducer) -> None:
+        """Drop a producer that can no longer send and connect a new one (once)."""
+        if self._producer is not broken:
+            return
+        self._producer = None
+        log.warning("kafka producer lost its idempotence state, replacing it")
+        self._connecting = asyncio.create_task(self._reconnect(broken), name="kafka-reconnect")
+
+    async def _reconnect(self, broken: AIOKafkaProducer) -> None:
+        with contextlib.suppress(KafkaError, TimeoutError):
+            async with asyncio.timeout(self._config.timeout):
+                await broken.stop()
+        await self._connect()
 
     async def _connect(self) -> None:
         delay = 0.2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import xml.etree.ElementTree as ET
 
-BROKER_SUITES = ("tests.integration.",)
+BROKER_SUITES = ("tests.integration.", "tests.reliability.")
 
 
 def main(path: str) -> int:

@@ -6,11 +6,12 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
-from tests.kafka_broker import LocalBroker
+from tests.kafka_broker import LocalBroker, free_port
 
 #: Set to host:port to run the tests against a broker started elsewhere.
 BOOTSTRAP_VARIABLE = "FEDAPAY_TEST_KAFKA_BOOTSTRAP"
@@ -67,3 +68,19 @@ def kafka_bootstrap() -> Iterator[str]:
 def topic_prefix() -> str:
     """A topic prefix no other test uses, e.g. for `Topics(prefix=topic_prefix)`."""
     return f"t{uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    """A broker only this test uses, so it can stop and start it; data survives restarts."""
+    broker = LocalBroker(
+        free_port(),
+        tmp_path / "kafka-data",
+        controller_port=free_port(),
+        state_dir=tmp_path / "kafka-state",
+    )
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop(purge=True)

@@ -8,8 +8,6 @@ the same delivery succeeds and the record is in ``fedapay.raw``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,23 +20,13 @@ from tests.integration.ingress_harness import (
     error_of,
     running_ingress,
 )
-from tests.kafka_broker import LocalBroker, free_port
+from tests.kafka_broker import LocalBroker
 from tests.kafka_io import consume_all, create_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 BODY = fixture_bytes("transaction.approved.json")
 URL = "/webhooks/sandbox"
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    broker = LocalBroker(free_port(), tmp_path / "kafka-data", state_dir=tmp_path / "kafka-state")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop(purge=True)
 
 
 def _body(entity_id: int) -> bytes:

@@ -1,0 +1,83 @@
+"""A second worker joins mid-stream and leaves again (two rebalances).
+
+Partitions move to the new worker, which rebuilds their tables from the
+changelogs, and move back when it leaves. Checked as for a crash: no distinct
+event lost, final statuses right, repeats counted; then the probes of
+:mod:`tests.reliability.probe` show that the dedup table and the transaction
+table survived both moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from tests.reliability import results
+from tests.reliability.deployment import EXACTLY_ONCE, MODES, Deployment
+from tests.reliability.probe import probe_tables
+from tests.reliability.stream import Stream, pipeline_result, report_figures, wait_for_progress
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.asyncio, pytest.mark.timeout(300)]
+
+RATE = 20.0
+JOIN_AT, LEAVE_AT = 0.2, 0.6  # fractions of the distinct events already out
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_worker_joins_and_leaves_mid_stream(
+    kafka_bootstrap: str, tmp_path: Path, mode: str
+) -> None:
+    deployment = Deployment(
+        kafka_bootstrap,
+        f"t{uuid4().hex[:10]}",
+        tmp_path,
+        mode=mode,
+        partitions=4,
+        extra={"SESSION_TIMEOUT_SECONDS": "6"},
+    )
+    await asyncio.to_thread(deployment.create_topics)
+    stream = Stream.make(40, 4, seed=31)
+    first, second = deployment.worker("w1"), deployment.worker("w2")
+    try:
+        with deployment.ingress() as ingress:
+            await deployment.wait_ingress_ready(ingress)
+            first.start()
+            load = asyncio.create_task(stream.post(deployment.url, deployment.secret, rate=RATE))
+            joined = await wait_for_progress(deployment, stream, JOIN_AT, workers=[first])
+            second.start()
+            left = await wait_for_progress(deployment, stream, LEAVE_AT, workers=[first, second])
+            second_exit = await asyncio.to_thread(second.terminate)
+            report = await load
+            assert report.ok, report_figures(report)
+            outcome = await pipeline_result(deployment, stream, within=90, workers=[first])
+            probe = await probe_tables(deployment, stream, outcome.output_records)
+            assert first.alive(), first.log_tail()
+    finally:
+        first.stop()
+        second.stop()
+    results.record(
+        f"rebalance_{mode}",
+        {
+            "mode": mode,
+            **stream.figures(),
+            **report_figures(report),
+            "joined_after_events": joined,
+            "left_after_events": left,
+            "outputs": outcome.to_dict(),
+            "probe": probe.to_dict(),
+        },
+    )
+    assert second_exit == 0, second.log_tail()
+    assert outcome.tally.lost == 0, outcome.tally.missing[:10]
+    assert not outcome.tally.unexpected, outcome.tally.unexpected[:10]
+    assert not outcome.status_mismatches, outcome.status_mismatches
+    assert outcome.dlq_records == 0
+    if mode == EXACTLY_ONCE:
+        assert outcome.tally.duplicates == 0, outcome.to_dict()
+    assert probe.outputs_after_redelivery == 0, probe.to_dict()
+    assert probe.advanced > 0
+    assert probe.previous_status == dict.fromkeys(probe.previous_status, "approved")
+    assert len(probe.previous_status) == probe.advanced, probe.to_dict()
