@@ -2,6 +2,12 @@
 
 Fields passed with ``extra=`` are added to the JSON object. Code never passes
 secrets or bodies; this formatter adds nothing from requests by itself.
+
+Two library loggers are tamed here: aiokafka logs a connection error many
+thousand times a second while a broker is down, so repeats of one message are
+let through once per interval (with a count of what was held back); aiohttp's
+server logs a malformed request with a traceback that quotes the request's
+bytes, so those records lose their traceback.
 """
 
 from __future__ import annotations
@@ -32,6 +38,41 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(document, default=str).decode()
 
 
+class RepeatFilter(logging.Filter):
+    """Lets each (logger, message template) of the loggers under ``prefix`` through at most
+    once per ``interval`` seconds; records of other loggers pass untouched."""
+
+    def __init__(self, prefix: str, interval: float = 10.0, clock: Any = time.monotonic) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._interval = interval
+        self._clock = clock
+        self._seen: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefix):
+            return True
+        key = (record.name, record.msg)
+        now = self._clock()
+        last, held = self._seen.get(key, (float("-inf"), 0))
+        if now - last < self._interval:
+            self._seen[key] = (last, held + 1)
+            return False
+        self._seen[key] = (now, 0)
+        if held:
+            record.repeats_suppressed = held
+        return True
+
+
+class DropTraceback(logging.Filter):
+    """Keeps the message, drops the traceback (it may quote request bytes)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -40,7 +81,9 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     else:
         formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatFilter("aiokafka"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.server").addFilter(DropTraceback())
