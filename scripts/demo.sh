@@ -83,6 +83,9 @@ if [[ $has_streams == 1 ]]; then
   for topic in transaction.approved transaction.status anomalies; do
     echo; fedapay-bridge peek "$prefix.$topic" --limit 5
   done
+  worker_url="http://127.0.0.1:${FEDAPAY_BRIDGE_WEB_PORT:-6066}"
+  echo; echo "\$ fedapay-bridge query summary --minutes 10"
+  fedapay-bridge query --url "$worker_url" summary --minutes 10
 fi
 
 if [[ $once == 1 ]]; then
@@ -91,5 +94,5 @@ if [[ $once == 1 ]]; then
 fi
 echo
 echo "demo: the bridge is running. Webhook URL: $url  (secret: \$FEDAPAY_BRIDGE_WEBHOOK_SANDBOX_SECRETS)"
-echo "demo: metrics at http://127.0.0.1:${FEDAPAY_BRIDGE_HTTP_PORT}/metrics. Ctrl-C stops everything."
+echo "demo: metrics at http://127.0.0.1:${FEDAPAY_BRIDGE_HTTP_PORT}/metrics; queries: fedapay-bridge query --help. Ctrl-C stops everything."
 wait

@@ -1,8 +1,9 @@
 """The Faust app of the workers, built from :class:`WorkerSettings` (no module-level app).
 
 Everything Faust-specific lives here: the app and its configuration, the raw
-topic, the two tables, the producer, and one thin agent that hands each raw
-record to :class:`streams.processor.Processor`.
+topic, the tables, the producer, and one thin agent that hands each raw
+record to :class:`streams.processor.Processor`; the web routes are in
+:mod:`streams.web`.
 
 Workarounds of Faust behaviour, each tied to its cause:
 
@@ -46,12 +47,13 @@ from typing import Any, cast
 import faust
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
-from faust.types import ConsumerT, ProducerT
+from faust.types import TP, ConsumerT, ProducerT
 from faust.types.transports import TPorTopicSet
 from mode.utils.queues import ThrowableQueue
 
 from common.kafka import KafkaSettings
-from streams import tables
+from streams import tables, web
+from streams.metric_store import MetricStore
 from streams.pipeline import Output, PipelineConfig, RawRecord
 from streams.processor import OffsetWatch, Processor
 from streams.settings import WorkerSettings
@@ -83,6 +85,30 @@ class GuardedConsumer(AIOKafkaConsumer):
         async with cast(BridgeApp, self.app).processing_guard:
             result: bool = await super().commit(topics, start_new_transaction=start_new_transaction)
             return result
+
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        """The end offsets of ``partitions`` as the broker reports them now.
+
+        Table recovery compares these with the offsets persisted in the local
+        stores. In exactly-once mode Faust reads them from aiokafka's
+        ``last_stable_offset``, which stays unknown until a fetch response for
+        the partition arrives, and a new assignment (every rebalance) forgets it
+        again; Faust turns unknown into -1. Recovery then skips every changelog
+        partition (nothing to read up to -1, so the tables stay as they were
+        locally), or, when a store already holds data of a partition that comes
+        back, fails with ``ConsistencyError`` (persisted offset > -1). The
+        consumer's ``end_offsets`` asks the broker with the consumer's isolation
+        level: the last stable offset under exactly-once (``read_committed``),
+        the high-water mark otherwise (what Faust itself uses in that mode).
+        """
+        thread = self._thread
+        offsets: Mapping[TP, int] = await thread.call_thread(self._end_offsets, list(partitions))
+        return offsets
+
+    async def _end_offsets(self, partitions: list[TP]) -> Mapping[TP, int]:
+        # Runs in the consumer's thread (its event loop owns the aiokafka consumer).
+        offsets: Mapping[TP, int] = await self._thread._ensure_consumer().end_offsets(partitions)
+        return offsets
 
 
 class BridgeApp(faust.App):
@@ -246,6 +272,8 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
     )
     seen = app.Table(tables.DEDUP, key_type=bytes, value_type=bytes, partitions=partitions)
     states = app.Table(tables.TRANSACTIONS, key_type=bytes, value_type=bytes, partitions=partitions)
+    windows = app.Table(tables.METRICS, key_type=bytes, value_type=bytes, partitions=partitions)
+    metrics = MetricStore(ChangelogTable(windows), settings.metrics_windows)
     config = PipelineConfig(
         topics=settings.topics,
         dedup_window_ms=settings.dedup_window_ms,
@@ -257,7 +285,19 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         ChangelogTable(states),
         OutputSender(app, settings.topics.raw, settings.exactly_once),
         sweep_interval_ms=settings.dedup_sweep_interval_ms,
+        metrics=metrics,
     )
+    if settings.web_enabled:
+        service = web.QueryService(
+            app,
+            metrics,
+            ChangelogTable(states),
+            raw_topic=settings.topics.raw,
+            partitions=partitions,
+            resolutions=settings.metrics_windows,
+            timeout_s=settings.query_timeout_seconds,
+        )
+        web.install(app, service, processor.stats)
 
     async def process(stream: faust.StreamT[bytes]) -> None:
         # Acks are explicit: Faust acks an event in a ``finally`` even when the

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from common import logs
 from common.config import Env
 from common.errors import ConfigError
-from streams import app, provision, tables
+from streams import app, provision, query_cli, tables
 from streams.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="leave out the workers' table changelog topics (the workers create them)",
     )
     create.set_defaults(run=run_topics_create)
+
+    query_cli.register(subparsers)
 
 
 def run_worker(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from common.errors import BridgeError
-from streams import codec, dedup
+from streams import aggregates, codec, dedup
 from streams.dedup import SeenEntry
+from streams.metric_store import MetricStore
 from streams.pipeline import (
+    Delivery,
     Output,
     OutputKind,
     PipelineConfig,
@@ -93,6 +96,7 @@ class ProcessorStats:
     anomalies: int = 0
     stale: int = 0
     expired_keys: int = 0
+    expired_windows: int = 0
     corrupt_values: int = 0
 
 
@@ -135,8 +139,14 @@ class Processor:
         *,
         sweep_interval_ms: int,
         retry_backoff_s: float = 0.5,
+        metrics: MetricStore | None = None,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self.retry_backoff_s = retry_backoff_s
+        #: The metric windows (see :mod:`streams.metric_store`); ``None``: not kept.
+        self.metrics = metrics
+        #: Wall clock, only for the ingress-to-emit latency.
+        self.clock_ms = clock_ms
         self.config = config
         self.seen = seen
         self.states = states
@@ -196,20 +206,33 @@ class Processor:
         if isinstance(decision, Output):
             await self.sender.send([decision], record.partition)
             self.stats.dead_letters += 1
+            if self.metrics is not None:
+                at_ms = self._stream_time.get(record.partition, record.timestamp_ms)
+                await self.metrics.add(
+                    record.partition,
+                    record.timestamp_ms,
+                    at_ms,
+                    aggregates.dead_letter_increments(),
+                )
             log.warning(
                 "raw record sent to the DLQ",
                 extra={"partition": record.partition, "offset": record.offset},
             )
             return
-        result, state_key, seen_key, now_ms = decision
+        delivery, result, state_key, seen_key, now_ms = decision
         await self.sender.send(result.outputs, record.partition)
         if state_key is not None and result.state is not None:
             await self.states.put(state_key, codec.encode_state(result.state))
+        if self.metrics is not None:
+            added = aggregates.increments(delivery, result, self.clock_ms())
+            await self.metrics.add(record.partition, delivery.received_at_ms, now_ms, added)
         await self.seen.put(seen_key, codec.encode_seen(result.seen))
         self._count(result.duplicate, result.outputs, result.outcome)
         await self.sweep(record.partition, now_ms)
 
-    def _decide(self, record: RawRecord) -> Output | tuple[Plan, bytes | None, bytes, int]:
+    def _decide(
+        self, record: RawRecord
+    ) -> Output | tuple[Delivery, Plan, bytes | None, bytes, int]:
         delivery = read(record, self.config.topics)
         if isinstance(delivery, Output):
             return delivery
@@ -220,7 +243,7 @@ class Processor:
         state_key = None if tx_id is None else tx_id.encode()
         state = None if state_key is None else self._load_state(state_key)
         result = plan(delivery, self._load_seen(seen_key), state, self.config)
-        return result, state_key, seen_key, now_ms
+        return delivery, result, state_key, seen_key, now_ms
 
     async def sweep(self, partition: int, now_ms: int) -> int:
         """Delete the expired dedup keys of ``partition`` if a sweep is due; return how many.
@@ -242,6 +265,8 @@ class Processor:
         if expired:
             await self.seen.delete(expired)
         self.stats.expired_keys += len(expired)
+        if self.metrics is not None:
+            self.stats.expired_windows += await self.metrics.sweep(partition, now_ms)
         if expired:
             log.info(
                 "expired dedup keys removed", extra={"partition": partition, "keys": len(expired)}

@@ -36,6 +36,9 @@ WEB_BIND                          ``0.0.0.0``          address the HTTP server l
 WEB_PORT                          ``6066``             port of the HTTP server
 WEB_HOST                          (host name)          host name other workers use to reach this
                                                        one (table routing)
+METRICS_WINDOWS                   ``1m:24h,1h:30d``    metric window sizes and how long each is
+                                                       kept (``<size>:<retention>``, units s m h d)
+QUERY_TIMEOUT_SECONDS             ``5``                how long a query waits for another worker
 LOG_LEVEL                         ``INFO``             DEBUG, INFO, WARNING or ERROR
 LOG_FORMAT                        ``json``             ``json`` or ``text``
 ================================  ===================  ==========================================
@@ -51,6 +54,7 @@ from typing import Final
 from common.config import Env
 from common.kafka import KafkaSettings
 from schemas.topics import DEFAULT_PREFIX, Topics
+from streams.windows import DEFAULT_SPEC, Resolution, parse_resolutions
 
 STORES: Final = ("rocksdb", "memory")
 GUARANTEES: Final = ("at_least_once", "exactly_once")
@@ -79,6 +83,10 @@ class WorkerSettings:
     web_bind: str = "0.0.0.0"  # noqa: S104 - a server inside a container; set WEB_BIND to narrow
     web_port: int = 6066
     web_host: str = field(default_factory=socket.gethostname)
+    metrics_windows: tuple[Resolution, ...] = field(
+        default_factory=lambda: parse_resolutions(DEFAULT_SPEC)
+    )
+    query_timeout_seconds: float = 5.0
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -116,6 +124,10 @@ class WorkerSettings:
             web_bind=env.text("WEB_BIND", cls.web_bind),
             web_port=env.integer("WEB_PORT", cls.web_port, minimum=0),
             web_host=env.text("WEB_HOST", socket.gethostname()),
+            metrics_windows=parse_resolutions(env.text("METRICS_WINDOWS", DEFAULT_SPEC)),
+            query_timeout_seconds=env.real(
+                "QUERY_TIMEOUT_SECONDS", cls.query_timeout_seconds, minimum=0.1
+            ),
             log_level=env.choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
             log_format=env.choice("LOG_FORMAT", cls.log_format, LOG_FORMATS),
         )

@@ -14,7 +14,11 @@ DEDUP: Final = "dedup"
 #: Transaction id -> its derived state (see :mod:`streams.state_machine`).
 TRANSACTIONS: Final = "transactions"
 
-ALL: Final = (DEDUP, TRANSACTIONS)
+#: ``<raw partition>|<resolution>|<window start>`` -> metric counters (see
+#: :mod:`streams.metric_store`).
+METRICS: Final = "metrics"
+
+ALL: Final = (DEDUP, TRANSACTIONS, METRICS)
 
 
 def changelog_topic(app_id: str, table: str) -> str:

@@ -37,4 +37,5 @@ def test_demo_runs_and_shows_every_stage(kafka_bootstrap: str) -> None:
     assert re.search(r"\.transaction\.approved: \d+ records", out)
     assert re.search(r"\.transaction\.status: \d+ records", out)
     assert re.search(r"\.anomalies: 3 records", out), "one anomaly per injected illegal transition"
+    assert re.search(r"duplicates dropped\s+44", out), "the query API counted the duplicates"
     assert "demo: done" in out

@@ -17,6 +17,7 @@ def test_every_topic_with_its_policy() -> None:
         "p.dlq",
         "app-dedup-changelog",
         "app-transactions-changelog",
+        "app-metrics-changelog",
         *(f"p.{name}" for name in KNOWN_EVENTS),
     }
     assert set(specs) == expected
@@ -25,6 +26,7 @@ def test_every_topic_with_its_policy() -> None:
         "p.transaction.status",
         "app-dedup-changelog",
         "app-transactions-changelog",
+        "app-metrics-changelog",
     }
     assert {(spec.partitions, spec.replication_factor) for spec in specs.values()} == {(4, 3)}
 

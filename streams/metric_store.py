@@ -1,0 +1,142 @@
+"""The metric windows in a worker table: writes from the processor, reads for queries.
+
+No Faust import: the table is a :class:`streams.processor.BytesTable`.
+
+One table value per (raw partition, resolution, window start), keyed
+``<partition>|<resolution>|<start ms>``. The processor writes it while it
+handles a record of that raw partition, so the value goes to the same
+changelog partition as the record (Faust's ``partition_for_key`` is the
+current event's partition) and every key lives in exactly one changelog
+partition: the table is partitioned like the raw topic, by construction, and
+no re-keying topic is needed. A query reads the windows of the partitions a
+worker owns and merges them with the other workers' (see :mod:`streams.web`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from streams import aggregates
+from streams.aggregates import Counters
+from streams.windows import Resolution
+
+log = logging.getLogger(__name__)
+
+#: How many recently written windows keep their decoded counters in memory.
+RECENT_WINDOWS: Final = 256
+
+
+class WindowTable(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def items(self) -> Iterable[tuple[bytes, bytes]]: ...
+
+    async def put(self, key: bytes, value: bytes) -> None: ...
+
+    async def delete(self, keys: Sequence[bytes]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WindowKey:
+    partition: int
+    resolution: str
+    start_ms: int
+
+    def encode(self) -> bytes:
+        return f"{self.partition}|{self.resolution}|{self.start_ms}".encode()
+
+    @classmethod
+    def decode(cls, key: bytes) -> WindowKey | None:
+        try:
+            partition, resolution, start = key.decode().split("|")
+            return cls(int(partition), resolution, int(start))
+        except ValueError:
+            return None
+
+
+class MetricStore:
+    def __init__(self, table: WindowTable, resolutions: Sequence[Resolution]) -> None:
+        self.table = table
+        self.resolutions = tuple(resolutions)
+        self.by_name = {r.name: r for r in self.resolutions}
+        self.corrupt = 0
+        #: Key -> (stored bytes, their counters) of recently written windows: decoding is
+        #: skipped while the table still holds exactly those bytes.
+        self._recent: dict[bytes, tuple[bytes, Counters]] = {}
+
+    async def add(self, partition: int, at_ms: int, now_ms: int, added: Mapping[str, int]) -> None:
+        """Add ``added`` to the windows holding ``at_ms`` (skipping windows already expired)."""
+        writes = []
+        for resolution in self.resolutions:
+            start = resolution.start(at_ms)
+            if resolution.expired(start, now_ms):
+                continue
+            key = WindowKey(partition, resolution.name, start).encode()
+            counters = aggregates.merge(self._load(key), added)
+            value = aggregates.encode(counters)
+            self._remember(key, value, counters)
+            writes.append(self.table.put(key, value))
+        await asyncio.gather(*writes)
+
+    def _remember(self, key: bytes, value: bytes, counters: Counters) -> None:
+        self._recent.pop(key, None)
+        self._recent[key] = (value, counters)
+        while len(self._recent) > RECENT_WINDOWS:
+            del self._recent[next(iter(self._recent))]
+
+    async def sweep(self, partition: int, now_ms: int) -> int:
+        """Delete the expired windows of ``partition``; return how many."""
+        expired = []
+        for key, _ in self.table.items():
+            found = WindowKey.decode(key)
+            if found is None or found.partition != partition:
+                continue
+            resolution = self.by_name.get(found.resolution)
+            if resolution is None or resolution.expired(found.start_ms, now_ms):
+                expired.append(key)
+        if expired:
+            await self.table.delete(expired)
+            log.info(
+                "expired metric windows removed",
+                extra={"partition": partition, "windows": len(expired)},
+            )
+        return len(expired)
+
+    def windows(
+        self, partitions: Collection[int], resolution: Resolution, from_ms: int, to_ms: int
+    ) -> dict[int, Counters]:
+        """Window start -> the counters of ``partitions`` merged, for windows overlapping
+        ``[from_ms, to_ms)``."""
+        first = resolution.start(from_ms)
+        merged: dict[int, Counters] = {}
+        for key, value in self.table.items():
+            found = WindowKey.decode(key)
+            if found is None or found.resolution != resolution.name:
+                continue
+            if found.partition not in partitions or not first <= found.start_ms < to_ms:
+                continue
+            try:
+                counters = aggregates.decode(value)
+            except ValueError:
+                self.corrupt += 1
+                continue
+            aggregates.merge(merged.setdefault(found.start_ms, {}), counters)
+        return merged
+
+    def _load(self, key: bytes) -> Counters:
+        value = self.table.get(key)
+        if value is None:
+            return {}
+        recent = self._recent.get(key)
+        if recent is not None and recent[0] == value:
+            return dict(recent[1])
+        try:
+            return aggregates.decode(value)
+        except ValueError:
+            self.corrupt += 1
+            log.warning("unreadable metric window replaced")
+            return {}

@@ -1,0 +1,303 @@
+"""The OpenAPI 3.1 document of the workers' HTTP API, served at ``/openapi.json``.
+
+Written by hand next to :mod:`streams.web` (the routes) and
+:mod:`streams.query` (the parameters and documents); a test checks that every
+route is documented and a schemathesis run checks the server against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from streams.query import FILTERS, MAX_MINUTES
+from streams.windows import Resolution
+
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+_ERROR = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+}
+
+_SUMMARY: dict[str, Any] = {
+    "type": "object",
+    "required": ["deliveries", "events_total", "events", "duplicates_total", "duplicates"],
+    "properties": {
+        "deliveries": {"type": "integer", "description": "Raw records parsed as events."},
+        "events_total": {"type": "integer"},
+        "events": {**_COUNTS, "description": "Distinct events per event name."},
+        "duplicates_total": {"type": "integer"},
+        "duplicates": {**_COUNTS, "description": "Deliveries dropped as duplicates, per name."},
+        "entered_status": {**_COUNTS, "description": "Transactions entering each status."},
+        "amount": {
+            "type": "object",
+            "description": "Currency -> status -> sum of entity.amount entering the status.",
+            "additionalProperties": _COUNTS,
+        },
+        "approval": {
+            "type": "object",
+            "description": "Per operator (entity.mode): approved / decided "
+            "(approved+declined+canceled+expired entered in the window).",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "approved": {"type": "integer"},
+                    "decided": {"type": "integer"},
+                    "rate": {"type": ["number", "null"]},
+                },
+            },
+        },
+        "stale": {"type": "integer"},
+        "anomalies_total": {"type": "integer"},
+        "anomalies": _COUNTS,
+        "dead_letters": {"type": "integer"},
+        "latency_ms": {
+            "type": "object",
+            "description": "Ingress-to-emit latency: upper bound of the histogram bucket "
+            "holding each percentile.",
+            "properties": {
+                "count": {"type": "integer"},
+                "p50": {"type": ["integer", "string", "null"]},
+                "p90": {"type": ["integer", "string", "null"]},
+                "p99": {"type": ["integer", "string", "null"]},
+            },
+        },
+    },
+}
+
+_TEXT: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^|]+$"}
+_TIME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 64}
+
+_FRAME = {
+    "resolution": {"type": "string"},
+    "from": {"type": "string", "format": "date-time"},
+    "to": {"type": "string", "format": "date-time"},
+    "filters": {"type": "object", "additionalProperties": {"type": "string"}},
+}
+
+
+def _param(name: str, description: str, *, required: bool = False, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
+    descriptions = {
+        400: "Invalid parameter.",
+        404: "Not found.",
+        503: "A partition has no reachable worker now (rebalancing); retry.",
+    }
+    responses: dict[str, Any] = {
+        "200": {"description": "OK", "content": {"application/json": {"schema": ok}}}
+    }
+    for code in codes:
+        responses[str(code)] = {
+            "description": descriptions[code],
+            "content": {"application/json": {"schema": _ERROR}},
+        }
+    return responses
+
+
+def _filters() -> list[dict[str, Any]]:
+    return [_param(name, f"Only counters whose {name} is this value.", **_TEXT) for name in FILTERS]
+
+
+def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
+    names = [r.name for r in resolutions]
+    time_doc = "Epoch milliseconds or an ISO 8601 instant (UTC when it has no zone)."
+    window_params = [
+        _param("from", f"Start (inclusive). {time_doc}", required=True, **_TIME),
+        _param("to", f"End (exclusive). {time_doc}", required=True, **_TIME),
+        _param("resolution", f"Window size (default {names[0]}).", type="string", enum=names),
+    ]
+    range_schema = {
+        "type": "object",
+        "required": ["resolution", "from", "to", "windows", "total"],
+        "properties": {
+            **_FRAME,
+            "windows": {
+                "type": "array",
+                "items": {
+                    "allOf": [
+                        {
+                            "type": "object",
+                            "properties": {
+                                "start": {"type": "string", "format": "date-time"},
+                                "end": {"type": "string", "format": "date-time"},
+                            },
+                        },
+                        _SUMMARY,
+                    ]
+                },
+            },
+            "total": _SUMMARY,
+        },
+    }
+    summary_schema = {
+        "allOf": [
+            {"type": "object", "properties": {**_FRAME, "minutes": {"type": "integer"}}},
+            _SUMMARY,
+        ]
+    }
+    transaction_schema = {
+        "type": "object",
+        "required": ["transaction_id", "status", "updated_at", "history"],
+        "properties": {
+            "transaction_id": {"type": "string"},
+            "status": {"type": "string"},
+            "updated_at": {"type": "string"},
+            "event": {"type": "string"},
+            "reference": {"type": ["string", "null"]},
+            "amount": {"type": ["integer", "null"]},
+            "currency": {"type": ["string", "null"]},
+            "stale_deliveries": {"type": "integer"},
+            "anomalies": {"type": "integer"},
+            "history": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"type": "string"},
+                        "updated_at": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+    status_schema = {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string"},
+            "partitions": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "Raw partitions this worker serves (readyz).",
+            },
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "fedapay-bridge worker API",
+            "version": "1",
+            "description": "Windowed metrics and transaction status from the stream "
+            "workers. Any worker answers any query.",
+        },
+        "paths": {
+            "/query/range": {
+                "get": {
+                    "operationId": "queryRange",
+                    "summary": "Metrics per window over a time range",
+                    "parameters": [*window_params, *_filters()],
+                    "responses": _responses(range_schema, 400, 503),
+                }
+            },
+            "/query/summary": {
+                "get": {
+                    "operationId": "querySummary",
+                    "summary": "Metrics of the last N minutes",
+                    "parameters": [
+                        _param(
+                            "minutes",
+                            "How many minutes back (default 5).",
+                            type="integer",
+                            minimum=1,
+                            maximum=MAX_MINUTES,
+                        ),
+                        *_filters(),
+                    ],
+                    "responses": _responses(summary_schema, 400, 503),
+                }
+            },
+            "/transactions/{id}": {
+                "get": {
+                    "operationId": "getTransaction",
+                    "summary": "A transaction's derived status and history",
+                    "parameters": [
+                        {
+                            "name": "id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 100,
+                                "pattern": "^[^|/]+$",
+                            },
+                        }
+                    ],
+                    "responses": _responses(transaction_schema, 400, 404, 503),
+                }
+            },
+            "/internal/windows": {
+                "get": {
+                    "operationId": "internalWindows",
+                    "summary": "Raw window counters of some partitions of this worker "
+                    "(used between workers)",
+                    "parameters": [
+                        *window_params,
+                        _param("partitions", "Comma-separated raw partitions."),
+                    ],
+                    "responses": _responses(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "partitions": {"type": "array", "items": {"type": "integer"}},
+                                "windows": {
+                                    "type": "object",
+                                    "additionalProperties": _COUNTS,
+                                },
+                            },
+                        },
+                        400,
+                        503,
+                    ),
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "The web server answers",
+                    "responses": _responses(status_schema),
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    "summary": "Partitions assigned and tables recovered",
+                    "responses": {
+                        **_responses(status_schema),
+                        "503": {
+                            "description": "Not ready",
+                            "content": {"application/json": {"schema": status_schema}},
+                        },
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "prometheus",
+                    "summary": "Prometheus metrics",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": _responses({"type": "object"}),
+                }
+            },
+        },
+    }
