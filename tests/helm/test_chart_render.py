@@ -567,3 +567,10 @@ def test_topology_spread_gets_the_component_selector(renderer: Renderer) -> None
         "app.kubernetes.io/instance": RELEASE,
         "app.kubernetes.io/component": "worker",
     }
+
+
+def test_worker_probes_use_the_http_routes(renderer: Renderer) -> None:
+    statefulset = renderer.value_set("default").one("StatefulSet", "worker")
+    (container,) = containers(statefulset)
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "web"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "web"}
