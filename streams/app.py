@@ -21,6 +21,13 @@ Workarounds of Faust behaviour, each tied to its cause:
   see :meth:`BridgeApp.FlowControlQueue`.
 * Exactly-once commits: Faust commits while a record is being processed;
   :class:`GuardedConsumer` makes commits wait for the record in progress.
+* Exactly-once recovery after a rebalance: Faust reads the changelog end
+  offsets from a value that is unknown right after an assignment (-1), so it
+  skips recovery or fails with ``ConsistencyError``; see
+  :meth:`GuardedConsumer.highwaters`.
+* Exactly-once producers of lost partitions: Faust keeps them when the worker
+  stays a standby of the partition, and reuses them, fenced, when the partition
+  comes back; see :class:`ReassigningTransactionManager`.
 * Table writes: :class:`ChangelogTable` awaits each changelog record instead
   of leaving it in Faust's producer buffer, so it is in the same transaction
   as the outputs (and durable before the record's offset is acked).
@@ -45,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
+from faust.transport.consumer import TransactionManager
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 from faust.types import TP, ConsumerT, ProducerT
@@ -68,6 +76,34 @@ class IdempotentProducer(AIOKafkaProducer):
         return {"acks": "all", "enable_idempotence": True}
 
 
+class ReassigningTransactionManager(TransactionManager):
+    """Faust's transaction manager, which stops the producers of every partition it lost.
+
+    On a rebalance Faust stops the transactional producers of the revoked
+    partitions, but leaves out every partition the assignor lists as a standby,
+    and the assignor lists the raw topic's partitions of a standby group there
+    too: a raw partition that moves to another worker while this one keeps its
+    tables as a standby keeps its producer here. The new owner's producer with
+    the same transactional id fences it; when the partition comes back, Faust
+    reuses the fenced producer, and every send of that partition fails
+    (``ProducerFenced``, then ``IllegalOperation``) until the worker restarts.
+    Here every producer whose partition is no longer actively assigned is
+    stopped first, so a partition that comes back gets a new producer.
+    """
+
+    async def on_rebalance(
+        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP]
+    ) -> None:
+        active = self._tps_to_transactional_ids(assigned)
+        producers = cast(AIOKafkaProducer, self.producer)._transaction_producers
+        lost = sorted(set(producers) - active)
+        if lost:
+            log.info("stopping transactional producers of lost partitions", extra={"ids": lost})
+        for transactional_id in lost:
+            await self.producer.stop_transaction(transactional_id)
+        await super().on_rebalance(assigned, revoked, newly_assigned)
+
+
 class GuardedConsumer(AIOKafkaConsumer):
     """Faust's consumer, whose offset commits wait for the record being processed.
 
@@ -78,6 +114,16 @@ class GuardedConsumer(AIOKafkaConsumer):
     Holding :attr:`BridgeApp.processing_guard` around each record and each
     commit keeps every transaction to whole records.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transactions = ReassigningTransactionManager(
+            self.transport,
+            consumer=self,
+            producer=self.app.producer,
+            beacon=self.beacon,
+            loop=self.loop,
+        )
 
     async def commit(
         self, topics: TPorTopicSet | None = None, start_new_transaction: bool = True

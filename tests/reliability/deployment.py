@@ -107,6 +107,11 @@ class Deployment:
     async def wait_ingress_ready(self, process: BridgeProcess) -> None:
         await wait_http_ok(process, self.ready_url)
 
+    async def wait_worker_ready(self, process: BridgeProcess, *, within: float = 90.0) -> None:
+        """Until the worker has joined the group, got partitions and recovered their tables."""
+        url = f"http://127.0.0.1:{process.settings['FEDAPAY_BRIDGE_WEB_PORT']}/readyz"
+        await wait_http_ok(process, url, within=within)
+
     def worker(self, name: str, **overrides: str) -> BridgeProcess:
         """A worker process, not started (its log appends across restarts)."""
         settings = self.worker_settings(name, free_port(), **overrides)

@@ -48,6 +48,7 @@ async def test_worker_joins_and_leaves_mid_stream(
             load = asyncio.create_task(stream.post(deployment.url, deployment.secret, rate=RATE))
             joined = await wait_for_progress(deployment, stream, JOIN_AT, workers=[first])
             second.start()
+            await deployment.wait_worker_ready(second)  # it really took partitions over
             left = await wait_for_progress(deployment, stream, LEAVE_AT, workers=[first, second])
             second_exit = await asyncio.to_thread(second.terminate)
             report = await load
