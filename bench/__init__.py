@@ -1,0 +1,1 @@
+"""Benchmarks of the bridge: ingress, stream worker and end to end (never timed tests)."""

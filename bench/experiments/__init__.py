@@ -1,0 +1,1 @@
+"""Experiments that estimate what a change would buy before anyone makes it (not product code)."""

@@ -1,0 +1,1 @@
+"""Peer implementations of the bridge's stages, for side-by-side benchmarks."""
