@@ -14,7 +14,7 @@ schema).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 import orjson
 
@@ -31,17 +31,7 @@ Status = Literal[
 ]
 
 #: FedaPay's transaction statuses (``entity.status``).
-STATUSES: Final[tuple[Status, ...]] = (
-    "pending",
-    "approved",
-    "declined",
-    "canceled",
-    "expired",
-    "refunded",
-    "transferred",
-    "approved_partially_refunded",
-    "transferred_partially_refunded",
-)
+STATUSES: Final[tuple[Status, ...]] = get_args(Status)
 
 AnomalyKind = Literal[
     "illegal_transition",
@@ -50,12 +40,7 @@ AnomalyKind = Literal[
     "invalid_updated_at",
 ]
 
-ANOMALY_KINDS: Final[tuple[AnomalyKind, ...]] = (
-    "illegal_transition",
-    "conflicting_status",
-    "unknown_status",
-    "invalid_updated_at",
-)
+ANOMALY_KINDS: Final[tuple[AnomalyKind, ...]] = get_args(AnomalyKind)
 
 
 def doc(description: str, **extra: Any) -> dict[str, Any]:
