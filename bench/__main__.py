@@ -15,7 +15,7 @@ def run_all(args: argparse.Namespace) -> None:
     stream_args = argparse.Namespace(
         bootstrap=args.bootstrap, no_pin=args.no_pin, events=args.events, duplicates=0.2,
         partitions=6, rounds=args.stream_rounds, commit_interval=2.8,
-        contenders=",".join((*stream_bench.CONTENDERS, "ours-nowait", "faust-floor")),
+        contenders=",".join((*stream_bench.CONTENDERS, "ours-batch1", "faust-floor")),
     )  # fmt: skip
     stream_bench.run(stream_bench.options_from(stream_args))
     e2e_args = argparse.Namespace(

@@ -54,8 +54,9 @@ log = logging.getLogger(__name__)
 
 RESULTS_PROFILES = RESULTS / "profiles"
 CONTENDERS = ("plain", "ours", "quix")
-#: Not in the default run: ``ours-nowait`` (bench/experiments/nowait_worker.py).
-EXPERIMENTS = ("ours-nowait", "faust-floor", "faust-floor-take")
+#: Not targets: ``ours-batch1`` is the worker with ``BATCH_MAX_RECORDS=1`` (one record
+#: made durable at a time, as before batching); ``faust-floor*`` read and do nothing.
+EXPERIMENTS = ("ours-batch1", "faust-floor", "faust-floor-take")
 WINDOW_MS = 72 * 3600 * 1000
 EVENTS_PER_TRANSACTION = 4.6  # deliveries per simulated transaction with 20 % duplicates
 
@@ -343,10 +344,9 @@ def _contender_command(
                 "LOG_LEVEL": "WARNING",
                 "TOPIC_PARTITIONS": str(options.partitions),
                 "COMMIT_INTERVAL_SECONDS": str(options.commit_interval),
+                "BATCH_MAX_RECORDS": "1" if contender == "ours-batch1" else "500",
             }
         )
-        if contender == "ours-nowait":
-            return python_command("bench.experiments.nowait_worker"), env
         return python_command("common", "worker"), env
     command = python_command(
         "bench.peers.quix_worker",

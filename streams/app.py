@@ -47,26 +47,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import faust
+import faust.streams as faust_streams
 from faust.transport.consumer import TransactionManager
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
-from faust.types import TP, ConsumerT, ProducerT
+from faust.types import TP, ConsumerT, EventT, ProducerT
 from faust.types.transports import TPorTopicSet
 from mode.utils.queues import ThrowableQueue
 
 from common.kafka import KafkaSettings
-from streams import tables, web
+from streams import batching, tables, web
 from streams.metric_store import MetricStore
 from streams.pipeline import Output, PipelineConfig, RawRecord
 from streams.processor import OffsetWatch, Processor
 from streams.settings import WorkerSettings
+from streams.staging import Write
 
 log = logging.getLogger(__name__)
+
+#: How long a batch waits for a record the queue seemed to hold (see :mod:`streams.batching`).
+BATCH_LINGER_S: Final = 0.005
 
 
 class IdempotentProducer(AIOKafkaProducer):
@@ -223,40 +230,80 @@ class OutputSender:
         return f"{self.app.conf.id}-{group}-{partition}"
 
 
+class BatchEvents:
+    """The Faust event of each raw partition in the batch being processed.
+
+    Faust's RocksDB store picks the database of a key it reads or writes from
+    the *current* event's partition (a context variable the stream sets while
+    it hands that event over). A batch mixes partitions, its events are
+    fetched ahead (in other tasks, see :mod:`streams.batching`) and its writes
+    are made after all of it was decided, so each read and write is made with
+    an event of its own partition made current (see :meth:`acting_for`).
+    """
+
+    def __init__(self) -> None:
+        self.by_partition: dict[int, EventT[Any]] = {}
+
+    def start(self, events: Iterable[EventT[Any]]) -> None:
+        self.by_partition = {event.message.partition: event for event in events}
+
+    @contextmanager
+    def acting_for(self, partition: int) -> Iterator[None]:
+        event = self.by_partition.get(partition)
+        if event is None:
+            yield
+            return
+        token = faust_streams._current_event.set(weakref.ref(event))
+        try:
+            yield
+        finally:
+            faust_streams._current_event.reset(token)
+
+
 class ChangelogTable:
-    """A Faust table whose writes are awaited until the changelog record is acknowledged.
+    """A Faust table whose writes return once their changelog records are acknowledged.
 
     ``table[key] = value`` hands the changelog record to Faust's producer
     buffer and returns; under exactly-once that record may then fall into the
     transaction after the one holding the record's outputs and offset, and be
     aborted by a crash (the key is lost while its delivery counts as done).
-    Here the local store is written directly and the changelog record is sent
-    and awaited while the record is being processed, so it always belongs to
-    the same transaction as the outputs. Must be called from the agent (the
-    table's partition is the current event's).
+    Here the local store is written directly and the changelog records are
+    sent to the partition of the raw record that made them and awaited while
+    the batch is being processed, so they always belong to the same
+    transaction as its outputs.
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, events: BatchEvents | None = None) -> None:
         self.table = table
+        self.events = BatchEvents() if events is None else events
 
-    def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self.table.get(key)
+    def get(self, key: bytes, partition: int | None = None) -> bytes | None:
+        if partition is None:
+            value: bytes | None = self.table.get(key)
+            return value
+        with self.events.acting_for(partition):
+            value = self.table.get(key)
         return value
 
     def items(self) -> Iterable[tuple[bytes, bytes]]:
         items: Iterable[tuple[bytes, bytes]] = self.table.items()
         return items
 
-    async def put(self, key: bytes, value: bytes) -> None:
-        self.table.data[key] = value
-        await self.table.send_changelog(self.table.partition_for_key(key), key, value)
-
-    async def delete(self, keys: Sequence[bytes]) -> None:
+    async def write(self, writes: Sequence[Write]) -> None:
+        data = self.table.data
         pending = []
-        for key in keys:
-            self.table.data.pop(key, None)
-            partition = self.table.partition_for_key(key)
-            pending.append(self.table.send_changelog(partition, key, None, value_serializer="raw"))
+        for write in writes:
+            with self.events.acting_for(write.partition):
+                if write.value is None:
+                    data.pop(write.key, None)
+                else:
+                    data[write.key] = write.value
+            serializer = "raw" if write.value is None else None
+            pending.append(
+                self.table.send_changelog(
+                    write.partition, write.key, write.value, value_serializer=serializer
+                )
+            )
         await asyncio.gather(*pending)
 
 
@@ -316,10 +363,11 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         value_serializer="raw",
         partitions=partitions,
     )
+    events = BatchEvents()
     seen = app.Table(tables.DEDUP, key_type=bytes, value_type=bytes, partitions=partitions)
     states = app.Table(tables.TRANSACTIONS, key_type=bytes, value_type=bytes, partitions=partitions)
     windows = app.Table(tables.METRICS, key_type=bytes, value_type=bytes, partitions=partitions)
-    metrics = MetricStore(ChangelogTable(windows), settings.metrics_windows)
+    metrics = MetricStore(ChangelogTable(windows, events), settings.metrics_windows)
     config = PipelineConfig(
         topics=settings.topics,
         dedup_window_ms=settings.dedup_window_ms,
@@ -327,8 +375,8 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
     )
     processor = Processor(
         config,
-        ChangelogTable(seen),
-        ChangelogTable(states),
+        ChangelogTable(seen, events),
+        ChangelogTable(states, events),
         OutputSender(app, settings.topics.raw, settings.exactly_once),
         sweep_interval_ms=settings.dedup_sweep_interval_ms,
         metrics=metrics,
@@ -351,26 +399,42 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         # were never sent. Unacked, it is processed again after a restart.
         manual = cast(faust.Stream[bytes], stream).noack()
         watch = OffsetWatch()
-        async for event in manual.events():
-            message = event.message
-            repeat, skipped = watch.observe(
-                message.partition, message.generation_id, message.offset
-            )
-            if repeat:
-                await manual.ack(event)
-                continue
-            if skipped:
-                where = {"partition": message.partition, "offset": message.offset}
-                log.error(
-                    "raw records skipped before reaching the worker",
-                    extra={**where, "skipped": skipped},
-                )
+        source = batching.batches(
+            manual.events(),
+            max_size=settings.batch_max_records,
+            more_waiting=_queue_not_empty(manual),
+            linger_s=BATCH_LINGER_S,
+        )
+        async for batch in source:
+            fresh = [event for event in batch if not _repeat(watch, event)]
             async with app.processing_guard:
-                await processor.handle_reliably(raw_record(event.message))
-                await manual.ack(event)
+                if fresh:
+                    events.start(fresh)
+                    await processor.process([raw_record(event.message) for event in fresh])
+                for event in batch:
+                    await manual.ack(event)
 
     app.agent(raw, name="streams.process")(process)
     return Worker(app, processor)
+
+
+def _repeat(watch: OffsetWatch, event: EventT[Any]) -> bool:
+    """Whether ``event`` was handled already (see :class:`OffsetWatch`); logs gaps."""
+    message = event.message
+    generation = -1 if message.generation_id is None else message.generation_id
+    repeat, skipped = watch.observe(message.partition, generation, message.offset)
+    if skipped:
+        where = {"partition": message.partition, "offset": message.offset, "skipped": skipped}
+        log.error("raw records skipped before reaching the worker", extra=where)
+    return repeat
+
+
+def _queue_not_empty(stream: faust.StreamT[Any]) -> Callable[[], bool]:
+    """Whether more raw records wait in the stream's queue (a batch need not end yet)."""
+    queue = getattr(stream.channel, "queue", None)
+    if queue is None:
+        return lambda: False
+    return lambda: not queue.empty()
 
 
 def raw_record(message: Any) -> RawRecord:

@@ -1,6 +1,9 @@
 """The metric windows in a worker table: writes from the processor, reads for queries.
 
-No Faust import: the table is a :class:`streams.processor.BytesTable`.
+No Faust import: the table is a :class:`streams.staging.DurableTable`. Writes
+are staged (:mod:`streams.staging`) and made durable by :meth:`MetricStore.flush`,
+which the processor calls once per batch: the windows a batch touches are written
+once each, whatever the number of its records.
 
 One table value per (raw partition, resolution, window start), keyed
 ``<partition>|<resolution>|<start ms>``. The processor writes it while it
@@ -14,30 +17,20 @@ worker owns and merges them with the other workers' (see :mod:`streams.web`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
 
 from streams import aggregates
 from streams.aggregates import Counters
+from streams.staging import DurableTable, StagedTable
 from streams.windows import Resolution
 
 log = logging.getLogger(__name__)
 
 #: How many recently written windows keep their decoded counters in memory.
 RECENT_WINDOWS: Final = 256
-
-
-class WindowTable(Protocol):
-    def get(self, key: bytes) -> bytes | None: ...
-
-    def items(self) -> Iterable[tuple[bytes, bytes]]: ...
-
-    async def put(self, key: bytes, value: bytes) -> None: ...
-
-    async def delete(self, keys: Sequence[bytes]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +52,8 @@ class WindowKey:
 
 
 class MetricStore:
-    def __init__(self, table: WindowTable, resolutions: Sequence[Resolution]) -> None:
-        self.table = table
+    def __init__(self, table: DurableTable, resolutions: Sequence[Resolution]) -> None:
+        self.table = StagedTable(table)
         self.resolutions = tuple(resolutions)
         self.by_name = {r.name: r for r in self.resolutions}
         self.corrupt = 0
@@ -68,19 +61,24 @@ class MetricStore:
         #: skipped while the table still holds exactly those bytes.
         self._recent: dict[bytes, tuple[bytes, Counters]] = {}
 
-    async def add(self, partition: int, at_ms: int, now_ms: int, added: Mapping[str, int]) -> None:
-        """Add ``added`` to the windows holding ``at_ms`` (skipping windows already expired)."""
-        writes = []
+    def add(self, partition: int, at_ms: int, now_ms: int, added: Mapping[str, int]) -> None:
+        """Stage ``added`` into the windows holding ``at_ms`` (skipping windows already expired)."""
         for resolution in self.resolutions:
             start = resolution.start(at_ms)
             if resolution.expired(start, now_ms):
                 continue
             key = WindowKey(partition, resolution.name, start).encode()
-            counters = aggregates.merge(self._load(key), added)
+            counters = aggregates.merge(self._load(key, partition), added)
             value = aggregates.encode(counters)
             self._remember(key, value, counters)
-            writes.append(self.table.put(key, value))
-        await asyncio.gather(*writes)
+            self.table.put(partition, key, value)
+
+    async def flush(self) -> None:
+        """Make the staged window changes durable (see :meth:`StagedTable.flush`)."""
+        await self.table.flush()
+
+    def discard(self) -> None:
+        self.table.discard()
 
     def _remember(self, key: bytes, value: bytes, counters: Counters) -> None:
         self._recent.pop(key, None)
@@ -88,8 +86,8 @@ class MetricStore:
         while len(self._recent) > RECENT_WINDOWS:
             del self._recent[next(iter(self._recent))]
 
-    async def sweep(self, partition: int, now_ms: int) -> int:
-        """Delete the expired windows of ``partition``; return how many."""
+    def sweep(self, partition: int, now_ms: int) -> int:
+        """Stage the deletion of the expired windows of ``partition``; return how many."""
         expired = []
         for key, _ in self.table.items():
             found = WindowKey.decode(key)
@@ -99,7 +97,7 @@ class MetricStore:
             if resolution is None or resolution.expired(found.start_ms, now_ms):
                 expired.append(key)
         if expired:
-            await self.table.delete(expired)
+            self.table.delete(partition, expired)
             log.info(
                 "expired metric windows removed",
                 extra={"partition": partition, "windows": len(expired)},
@@ -127,8 +125,8 @@ class MetricStore:
             aggregates.merge(merged.setdefault(found.start_ms, {}), counters)
         return merged
 
-    def _load(self, key: bytes) -> Counters:
-        value = self.table.get(key)
+    def _load(self, key: bytes, partition: int) -> Counters:
+        value = self.table.get(key, partition)
         if value is None:
             return {}
         recent = self._recent.get(key)

@@ -1,14 +1,24 @@
-"""Executes the plan of each raw record against the tables and the producer.
+"""Executes the plans of a batch of raw records against the tables and the producer.
 
-No Faust import: the tables are :class:`BytesTable` (Faust tables behind
-:class:`streams.app.ChangelogTable` in the worker, :class:`MemoryTable` in
-tests) and the producer is a :class:`Sender`.
+No Faust import: the tables are :class:`streams.staging.DurableTable` (Faust
+tables behind :class:`streams.app.ChangelogTable` in the worker,
+:class:`MemoryTable` in tests) and the producer is a :class:`Sender`.
 
-Order per record: outputs are sent and acknowledged first, the transaction
-state is written next, the dedup entry last, each write acknowledged before
-the next. A crash at any point therefore repeats outputs on restart (the raw
-offset was not committed) but cannot mark a delivery as seen whose outputs
-were not durable, nor lose a state change whose delivery is marked seen.
+A batch is decided first, in memory and in order: each record reads the
+tables through the writes staged by the records before it
+(:mod:`streams.staging`). Then it is made durable in three steps, each
+acknowledged by the broker before the next starts:
+
+1. every output of the batch;
+2. the transaction states and the metric windows it changed;
+3. its dedup entries (and the expired ones it removes).
+
+Only then does the caller ack the records' offsets. A crash at any point
+therefore repeats outputs on restart (the offsets were not committed) but can
+neither mark a delivery as seen whose outputs were not durable, nor lose a
+state change whose delivery is marked seen: the guarantees of handling one
+record at a time, with three broker round trips per batch instead of four or
+more per record.
 """
 
 from __future__ import annotations
@@ -16,11 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from common.errors import BridgeError
 from streams import aggregates, codec, dedup
 from streams.dedup import SeenEntry
 from streams.metric_store import MetricStore
@@ -35,48 +44,20 @@ from streams.pipeline import (
     plan,
     read,
 )
+from streams.staging import DurableTable, MemoryTable, StagedTable
 from streams.state_machine import Outcome, TransactionState
 
 log = logging.getLogger(__name__)
 
+__all__ = ["PROCESSING_ERROR", "MemoryTable", "OffsetWatch", "Processor", "Sender"]
+
 #: DLQ error code of a raw record that parsed but could not be processed.
 PROCESSING_ERROR = "processing_error"
 
+#: Longest pause between two attempts of a failing step.
+MAX_BACKOFF_S = 30.0
 
-class PoisonRecord(BridgeError):
-    """Deciding what a raw record means failed: a bug, the same on every retry."""
-
-
-class BytesTable(Protocol):
-    """A table of bytes whose writes return once they are durable (changelog acknowledged)."""
-
-    def get(self, key: bytes) -> bytes | None: ...
-
-    def items(self) -> Iterable[tuple[bytes, bytes]]: ...
-
-    async def put(self, key: bytes, value: bytes) -> None: ...
-
-    async def delete(self, keys: Sequence[bytes]) -> None: ...
-
-
-class MemoryTable:
-    """A :class:`BytesTable` in a dict, for tests."""
-
-    def __init__(self, data: dict[bytes, bytes] | None = None) -> None:
-        self.data = {} if data is None else data
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.data.get(key)
-
-    def items(self) -> Iterable[tuple[bytes, bytes]]:
-        return list(self.data.items())
-
-    async def put(self, key: bytes, value: bytes) -> None:
-        self.data[key] = value
-
-    async def delete(self, keys: Sequence[bytes]) -> None:
-        for key in keys:
-            self.data.pop(key, None)
+Step = Callable[[], Awaitable[None]]
 
 
 class Sender(Protocol):
@@ -129,12 +110,40 @@ class OffsetWatch:
         return False, skipped
 
 
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A record's plan and the encoded table values it writes."""
+
+    plan: Plan
+    seen_key: bytes
+    seen: bytes
+    state_key: bytes | None
+    #: ``None``: the transaction state is not written.
+    state: bytes | None
+    delivery: Delivery
+    #: The partition's stream time.
+    now_ms: int
+
+
+@dataclass
+class Batch:
+    """The decided outputs of a batch, per raw partition."""
+
+    outputs: dict[int, list[Output]] = field(default_factory=dict)
+    #: The parsed deliveries, counted in the metric windows once their outputs are sent.
+    decided: list[Decision] = field(default_factory=list)
+
+    def add(self, partition: int, outputs: Sequence[Output]) -> None:
+        if outputs:
+            self.outputs.setdefault(partition, []).extend(outputs)
+
+
 class Processor:
     def __init__(
         self,
         config: PipelineConfig,
-        seen: BytesTable,
-        states: BytesTable,
+        seen: DurableTable,
+        states: DurableTable,
         sender: Sender,
         *,
         sweep_interval_ms: int,
@@ -148,8 +157,8 @@ class Processor:
         #: Wall clock, only for the ingress-to-emit latency.
         self.clock_ms = clock_ms
         self.config = config
-        self.seen = seen
-        self.states = states
+        self.seen = StagedTable(seen)
+        self.states = StagedTable(states)
         self.sender = sender
         self.sweep_interval_ms = sweep_interval_ms
         self.stats = ProcessorStats()
@@ -158,81 +167,146 @@ class Processor:
         #: Partition -> stream time of its last sweep (in memory: a restart sweeps at once).
         self._last_sweep: dict[int, int] = {}
 
-    async def handle_reliably(self, record: RawRecord) -> None:
-        """:meth:`handle`, retried until it succeeds.
+    async def process(self, records: Sequence[RawRecord]) -> None:
+        """Decide ``records`` (in order) and make the result durable, retrying until it is.
 
         Errors while sending or writing (Kafka, network, a rebalance) are
-        retried forever with backoff: an outage pauses the worker instead of
-        losing records. An error while deciding what to emit is a bug that a
-        retry cannot fix: the raw record then goes to the DLQ with
-        ``fedapay-error=processing_error`` (its bytes are kept), so one poison
-        record cannot stop the pipeline.
+        retried forever with backoff, each step on its own: an outage pauses
+        the worker instead of losing records. An error while deciding what to
+        emit is a bug that a retry cannot fix: that raw record then goes to
+        the DLQ with ``fedapay-error=processing_error`` (its bytes are kept),
+        so one poison record cannot stop the pipeline.
         """
+
+        async def retried(step: Step, name: str) -> None:
+            await self._until_done(step, name, records)
+
+        await self._complete(self.decide(records), retried)
+
+    async def handle_reliably(self, record: RawRecord) -> None:
+        """:meth:`process` for one record."""
+        await self.process([record])
+
+    async def handle(self, record: RawRecord) -> None:
+        """Decide one record and make it durable, once: errors propagate and the
+        record's staged writes are dropped (for tests of a single attempt)."""
+
+        async def once(step: Step, name: str) -> None:
+            await step()
+
+        try:
+            await self._complete(self.decide([record]), once)
+        except BaseException:
+            self._discard()
+            raise
+
+    def decide(self, records: Sequence[RawRecord]) -> Batch:
+        """Decide every record in order, staging its table writes; nothing is sent."""
+        batch = Batch()
+        for record in records:
+            batch.add(record.partition, self._stage(record, batch))
+        return batch
+
+    async def _complete(self, batch: Batch, run: Callable[[Step, str], Awaitable[None]]) -> None:
+        """The durability steps of ``batch``, in the order that makes a crash safe."""
+        await run(lambda: self._send(batch), "outputs")
+        self._count_metrics(batch)
+        await run(self._flush_states, "states")
+        await run(self.seen.flush, "dedup")
+
+    async def _until_done(self, step: Step, name: str, records: Sequence[RawRecord]) -> None:
         attempt = 0
         while True:
             attempt += 1
             try:
-                await self.handle(record)
+                await step()
                 return
-            except PoisonRecord as exc:
-                log.error(
-                    "record cannot be processed, sent to the DLQ",
-                    extra={"partition": record.partition, "offset": record.offset},
-                    exc_info=exc.__cause__,
-                )
-                break
             except Exception as exc:
+                first = records[0]
                 log.warning(
                     "sending failed, retrying",
                     extra={
-                        "partition": record.partition,
-                        "offset": record.offset,
+                        "step": name,
+                        "records": len(records),
+                        "partition": first.partition,
+                        "offset": first.offset,
                         "attempt": attempt,
                         "error": type(exc).__name__,
                     },
                 )
-                await asyncio.sleep(min(self.retry_backoff_s * 2 ** (attempt - 1), 30.0))
-        failed = dead_letter(record, self.config.topics, PROCESSING_ERROR, "processing failed")
-        await self.sender.send([failed], record.partition)
-        self.stats.dead_letters += 1
+                await asyncio.sleep(min(self.retry_backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
 
-    async def handle(self, record: RawRecord) -> None:
-        """Decide, then send the outputs and write the tables (in that order)."""
+    async def _send(self, batch: Batch) -> None:
+        sends = [self.sender.send(outputs, p) for p, outputs in batch.outputs.items()]
+        if len(sends) == 1:
+            await sends[0]
+        elif sends:
+            await asyncio.gather(*sends)
+
+    async def _flush_states(self) -> None:
+        if self.metrics is None:
+            await self.states.flush()
+        else:
+            await asyncio.gather(self.states.flush(), self.metrics.flush())
+
+    def _count_metrics(self, batch: Batch) -> None:
+        """Stage the metric windows of the batch's deliveries, now that their outputs are
+        sent (the ingress-to-emit latency is measured here)."""
+        if self.metrics is None or not batch.decided:
+            return
+        emitted_at_ms = self.clock_ms()
+        for decision in batch.decided:
+            delivery = decision.delivery
+            added = aggregates.increments(delivery, decision.plan, emitted_at_ms)
+            partition = delivery.record.partition
+            self.metrics.add(partition, delivery.received_at_ms, decision.now_ms, added)
+
+    def _discard(self) -> None:
+        self.seen.discard()
+        self.states.discard()
+        if self.metrics is not None:
+            self.metrics.discard()
+
+    def _stage(self, record: RawRecord, batch: Batch) -> Sequence[Output]:
+        """Decide one record and stage its table writes; return its outputs."""
         self.stats.records += 1
         try:
             decision = self._decide(record)
         except Exception as exc:
-            raise PoisonRecord(type(exc).__name__) from exc
-        if isinstance(decision, Output):
-            await self.sender.send([decision], record.partition)
-            self.stats.dead_letters += 1
-            if self.metrics is not None:
-                at_ms = self._stream_time.get(record.partition, record.timestamp_ms)
-                await self.metrics.add(
-                    record.partition,
-                    record.timestamp_ms,
-                    at_ms,
-                    aggregates.dead_letter_increments(),
-                )
-            log.warning(
-                "raw record sent to the DLQ",
+            log.error(
+                "record cannot be processed, sent to the DLQ",
                 extra={"partition": record.partition, "offset": record.offset},
+                exc_info=exc,
             )
-            return
-        delivery, result, state_key, seen_key, now_ms = decision
-        await self.sender.send(result.outputs, record.partition)
-        if state_key is not None and result.state is not None:
-            await self.states.put(state_key, codec.encode_state(result.state))
-        if self.metrics is not None:
-            added = aggregates.increments(delivery, result, self.clock_ms())
-            await self.metrics.add(record.partition, delivery.received_at_ms, now_ms, added)
-        await self.seen.put(seen_key, codec.encode_seen(result.seen))
+            self.stats.dead_letters += 1
+            return [dead_letter(record, self.config.topics, PROCESSING_ERROR, "processing failed")]
+        if isinstance(decision, Output):
+            self._stage_dead_letter(record)
+            return [decision]
+        partition = record.partition
+        if decision.state_key is not None and decision.state is not None:
+            self.states.put(partition, decision.state_key, decision.state)
+        batch.decided.append(decision)
+        self.seen.put(partition, decision.seen_key, decision.seen)
+        result = decision.plan
         self._count(result.duplicate, result.outputs, result.outcome)
-        await self.sweep(record.partition, now_ms)
+        self.sweep(partition, decision.now_ms)
+        return result.outputs
 
-    def _decide(
-        self, record: RawRecord
-    ) -> Output | tuple[Delivery, Plan, bytes | None, bytes, int]:
+    def _stage_dead_letter(self, record: RawRecord) -> None:
+        self.stats.dead_letters += 1
+        if self.metrics is not None:
+            at_ms = self._stream_time.get(record.partition, record.timestamp_ms)
+            self.metrics.add(
+                record.partition, record.timestamp_ms, at_ms, aggregates.dead_letter_increments()
+            )
+        log.warning(
+            "raw record sent to the DLQ",
+            extra={"partition": record.partition, "offset": record.offset},
+        )
+
+    def _decide(self, record: RawRecord) -> Output | Decision:
+        """What ``record`` means: its DLQ record, or its plan with every value to write."""
         delivery = read(record, self.config.topics)
         if isinstance(delivery, Output):
             return delivery
@@ -241,14 +315,23 @@ class Processor:
         seen_key = delivery.dedup_key.encode()
         tx_id = delivery.transaction_id
         state_key = None if tx_id is None else tx_id.encode()
-        state = None if state_key is None else self._load_state(state_key)
-        result = plan(delivery, self._load_seen(seen_key), state, self.config)
-        return delivery, result, state_key, seen_key, now_ms
+        state = None if state_key is None else self._load_state(state_key, record.partition)
+        result = plan(delivery, self._load_seen(seen_key, record.partition), state, self.config)
+        return Decision(
+            plan=result,
+            seen_key=seen_key,
+            seen=codec.encode_seen(result.seen),
+            state_key=state_key,
+            state=None if result.state is None else codec.encode_state(result.state),
+            delivery=delivery,
+            now_ms=now_ms,
+        )
 
-    async def sweep(self, partition: int, now_ms: int) -> int:
-        """Delete the expired dedup keys of ``partition`` if a sweep is due; return how many.
+    def sweep(self, partition: int, now_ms: int) -> int:
+        """Stage the deletion of the expired dedup keys of ``partition`` if a sweep is due;
+        return how many.
 
-        Runs inside the partition's own event processing, so the deletions (and
+        Runs while a record of the partition is decided, so the deletions (and
         their changelog tombstones) belong to that partition, in the same
         transaction as its outputs under exactly-once.
         """
@@ -262,19 +345,18 @@ class Processor:
             except codec.CorruptValue:
                 self.stats.corrupt_values += 1
         expired = dedup.expired_keys(entries, partition, now_ms, self.config.dedup_window_ms)
-        if expired:
-            await self.seen.delete(expired)
+        self.seen.delete(partition, expired)
         self.stats.expired_keys += len(expired)
         if self.metrics is not None:
-            self.stats.expired_windows += await self.metrics.sweep(partition, now_ms)
+            self.stats.expired_windows += self.metrics.sweep(partition, now_ms)
         if expired:
             log.info(
                 "expired dedup keys removed", extra={"partition": partition, "keys": len(expired)}
             )
         return len(expired)
 
-    def _load_seen(self, key: bytes) -> SeenEntry | None:
-        value = self.seen.get(key)
+    def _load_seen(self, key: bytes, partition: int) -> SeenEntry | None:
+        value = self.seen.get(key, partition)
         if value is None:
             return None
         try:
@@ -284,8 +366,8 @@ class Processor:
             log.warning("unreadable dedup entry ignored")
             return None
 
-    def _load_state(self, key: bytes) -> TransactionState | None:
-        value = self.states.get(key)
+    def _load_state(self, key: bytes, partition: int) -> TransactionState | None:
+        value = self.states.get(key, partition)
         if value is None:
             return None
         try:

@@ -30,6 +30,9 @@ TOPIC_REPLICATION_FACTOR          ``1``                replication factor of top
 CREATE_TOPICS                     ``true``             create missing topics at start (never
                                                        alters existing ones)
 COMMIT_INTERVAL_SECONDS           ``2.8``              how often consumed offsets are committed
+BATCH_MAX_RECORDS                 ``500``              most raw records decided and made durable
+                                                       together (a batch holds what is waiting,
+                                                       up to this; an idle stream: one record)
 SESSION_TIMEOUT_SECONDS           ``30``               consumer group session timeout
 WEB_ENABLED                       ``true``             run the worker's HTTP server
 WEB_BIND                          ``0.0.0.0``          address the HTTP server listens on
@@ -78,6 +81,7 @@ class WorkerSettings:
     topic_replication_factor: int = 1
     create_topics: bool = True
     commit_interval_seconds: float = 2.8
+    batch_max_records: int = 500
     session_timeout_seconds: float = 30.0
     web_enabled: bool = True
     web_bind: str = "0.0.0.0"  # noqa: S104 - a server inside a container; set WEB_BIND to narrow
@@ -117,6 +121,7 @@ class WorkerSettings:
             commit_interval_seconds=env.real(
                 "COMMIT_INTERVAL_SECONDS", cls.commit_interval_seconds, minimum=0.1
             ),
+            batch_max_records=env.integer("BATCH_MAX_RECORDS", cls.batch_max_records, minimum=1),
             session_timeout_seconds=env.real(
                 "SESSION_TIMEOUT_SECONDS", cls.session_timeout_seconds, minimum=6.0
             ),

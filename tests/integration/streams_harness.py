@@ -166,13 +166,14 @@ def output_topics(topics: Topics) -> list[str]:
 Feed: TypeAlias = Callable[[DeliveryPlan], Coroutine[Any, Any, None]]
 
 
-def feeder(bootstrap: str, prefix: str) -> Feed:
-    """Sends every delivery of a plan into the pipeline (HTTP ingress or raw topic)."""
+def feeder(bootstrap: str, prefix: str, rate: float | None = None) -> Feed:
+    """Sends every delivery of a plan into the pipeline (HTTP ingress or raw topic),
+    at most ``rate`` per second (``None``: as fast as it goes)."""
 
     async def through_ingress(plan: DeliveryPlan) -> None:
         async with running_ingress(environ(bootstrap, prefix)) as client:
             url = str(client.make_url("/webhooks/sandbox"))
-            report = await deliver(plan, url, SECRET, concurrency=8, deadline=300.0)
+            report = await deliver(plan, url, SECRET, concurrency=8, rate=rate, deadline=300.0)
         assert report.ok, report.to_dict()
 
     async def into_raw_topic(plan: DeliveryPlan) -> None:
@@ -181,6 +182,7 @@ def feeder(bootstrap: str, prefix: str) -> Feed:
             bootstrap,
             Topics(prefix),
             [(d.event.body, now_ms + i, None) for i, d in enumerate(plan.deliveries)],
+            rate=rate,
         )
 
     return through_ingress if FEED_THROUGH_INGRESS else into_raw_topic
@@ -191,12 +193,17 @@ async def produce_raw(
     topics: Topics,
     bodies: Sequence[tuple[bytes, int, int | None]],
     endpoint: str = "sandbox",
+    rate: float | None = None,
 ) -> None:
-    """Raw records exactly as the ingress writes them: (body, received_at_ms, partition)."""
+    """Raw records exactly as the ingress writes them: (body, received_at_ms, partition),
+    at most ``rate`` per second."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
+    started = time.monotonic()
     try:
-        for body, received_at_ms, partition in bodies:
+        for i, (body, received_at_ms, partition) in enumerate(bodies):
+            if rate is not None:
+                await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
             delivery = IngressDelivery(endpoint, body, received_at_ms // 1000, received_at_ms)
             record = record_for(delivery, topics)
             await producer.send_and_wait(

@@ -37,6 +37,9 @@ from tests.integration.streams_harness import (
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
+#: Deliveries per second: the ~1,000 deliveries take ~10 s, the kill comes a few seconds in.
+FEED_RATE = 100.0
+
 
 async def written_so_far(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> int:
     ends = await consumer.end_offsets(partitions)
@@ -93,8 +96,9 @@ async def test_sigkill_mid_stream_loses_nothing(
     worker.start()
     try:
         await worker.wait_ready()
-        # Deliveries keep arriving while the worker runs, dies and is down.
-        feeding = asyncio.create_task(feeder(kafka_bootstrap, topic_prefix)(plan))
+        # Deliveries keep arriving while the worker runs, dies and is down: paced, since
+        # the worker would otherwise have caught up with all of them before the kill.
+        feeding = asyncio.create_task(feeder(kafka_bootstrap, topic_prefix, rate=FEED_RATE)(plan))
         at_kill = await kill_mid_stream(
             worker, kafka_bootstrap, output_topics(topics), at=len(plan) // 4
         )

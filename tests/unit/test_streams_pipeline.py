@@ -27,6 +27,7 @@ from streams.pipeline import (
     replay,
 )
 from streams.processor import PROCESSING_ERROR, MemoryTable, OffsetWatch, Processor
+from streams.staging import Write
 from streams.state_machine import Observation, advance
 from tests.fixtures import fixture_bytes
 
@@ -380,3 +381,95 @@ def test_offset_watch(deliveries: list[tuple[int, int]], verdicts: list[tuple[bo
 
     assert [watch.observe(0, generation, offset) for generation, offset in deliveries] == verdicts
     assert watch.observe(1, 2, 0) == (False, 0)  # partitions are independent
+
+
+# ------------------------------------------------------------ processor batches
+
+
+class CountingTable(MemoryTable):
+    """A MemoryTable that records each durable write call, and can fail some."""
+
+    def __init__(self, log: list[str], name: str, failures: int = 0) -> None:
+        super().__init__()
+        self.log = log
+        self.name = name
+        self.failures = failures
+        self.writes: list[Write] = []
+
+    async def write(self, writes: Sequence[Write]) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            self.log.append(f"{self.name} failed")
+            raise ConnectionError("down")
+        self.log.append(self.name)
+        self.writes.extend(writes)
+        await super().write(writes)
+
+
+class LoggingSender(Sender):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    async def send(self, outputs: Sequence[Output], partition: int) -> None:
+        self.log.append("outputs")
+        await super().send(outputs, partition)
+
+
+@pytest.mark.asyncio
+async def test_a_batch_gives_the_outputs_of_its_records_one_by_one() -> None:
+    records, _ = shuffled_deliveries(seed=11, transactions=60)
+    expected, _, expected_states = replay(records, CONFIG)
+    log: list[str] = []
+    seen, states = CountingTable(log, "seen"), CountingTable(log, "states")
+    sender = LoggingSender(log)
+    worker = Processor(CONFIG, seen, states, sender, sweep_interval_ms=10**9)
+
+    for start in range(0, len(records), 50):
+        await worker.process(records[start : start + 50])
+
+    assert sender.sent == expected
+    assert {k.decode(): codec.decode_state(v) for k, v in states.data.items()} == expected_states
+    # One durable write per table per batch, each key once (the last value).
+    batches = -(-len(records) // 50)
+    assert log == ["outputs", "states", "seen"] * batches
+    assert len(states.writes) < sum(1 for r in records if r.key)  # coalesced
+
+
+@pytest.mark.asyncio
+async def test_a_failing_step_is_retried_alone_and_the_next_waits_for_it() -> None:
+    log: list[str] = []
+    seen, states = CountingTable(log, "seen"), CountingTable(log, "states", failures=2)
+    sender = LoggingSender(log)
+    worker = Processor(CONFIG, seen, states, sender, sweep_interval_ms=10**9, retry_backoff_s=0)
+
+    await worker.process([record(approved())])
+
+    assert log == ["outputs", "states failed", "states failed", "states", "seen"]
+    assert [o.kind for o in sender.sent] == [OutputKind.EVENT, OutputKind.STATUS]
+
+
+@pytest.mark.asyncio
+async def test_staged_writes_reach_no_table_before_the_outputs_are_sent() -> None:
+    log: list[str] = []
+    seen, states = CountingTable(log, "seen"), CountingTable(log, "states")
+    worker = Processor(CONFIG, seen, states, Sender(), sweep_interval_ms=10**9)
+
+    batch = worker.decide([record(approved()), record(approved(), offset=1)])
+
+    assert (seen.data, states.data, log) == ({}, {}, [])
+    assert [len(outputs) for outputs in batch.outputs.values()] == [2]  # the second: a duplicate
+    assert worker.stats.duplicates == 1
+
+
+@pytest.mark.asyncio
+async def test_writes_carry_the_partition_of_the_record_that_made_them() -> None:
+    log: list[str] = []
+    seen, states = CountingTable(log, "seen"), CountingTable(log, "states")
+    worker = Processor(CONFIG, seen, states, Sender(), sweep_interval_ms=10**9)
+    other = with_changes(approved(), id=999)
+
+    await worker.process([record(approved(), partition=3), record(other, partition=5, offset=7)])
+
+    assert sorted(w.partition for w in seen.writes) == [3, 5]
+    assert [w.partition for w in states.writes] == [3]  # the repeat changes no state
