@@ -45,20 +45,21 @@ Workarounds of Faust behaviour, each tied to its cause:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
 import faust
 import faust.streams as faust_streams
 from faust.transport.consumer import TransactionManager
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
-from faust.types import TP, ConsumerT, EventT, ProducerT
+from faust.types import TP, ConsumerT, EventT, ProducerT, RecordMetadata
 from faust.types.transports import TPorTopicSet
 from mode.utils.queues import ThrowableQueue
 
@@ -71,6 +72,18 @@ from streams.settings import WorkerSettings
 from streams.staging import Write
 
 log = logging.getLogger(__name__)
+
+#: Producer batch size per partition: a batch of raw records sends many 6-7 KB outputs to
+#: each partition, which Faust's default (16 KiB) would spread over many requests, with one
+#: request per partition in flight at a time. Requests stay under the broker's default
+#: ``message.max.bytes`` (1 MiB).
+PRODUCER_MAX_BATCH_BYTES: Final = 512 * 1024
+PRODUCER_MAX_REQUEST_BYTES: Final = 1000 * 1024
+
+#: Longest wait of the consumer for records (see :class:`ShortPollConsumerThread`), and of
+#: Faust's fetcher for the partitions it can fetch (see :class:`GuardedConsumer`).
+FETCH_MAX_WAIT_MS: Final = 100
+FETCH_POLL_SECONDS: Final = 0.1
 
 #: How long a batch waits for a record the queue seemed to hold (see :mod:`streams.batching`).
 BATCH_LINGER_S: Final = 0.005
@@ -111,6 +124,23 @@ class ReassigningTransactionManager(TransactionManager):
         await super().on_rebalance(assigned, revoked, newly_assigned)
 
 
+class ShortPollConsumerThread(AIOKafkaConsumerThread):
+    """Faust's consumer thread, whose aiokafka consumer long-polls for at most
+    :data:`FETCH_MAX_WAIT_MS` instead of Faust's fixed 1.5 s.
+
+    aiokafka keeps one fetch request per broker in flight, for the partitions
+    that have no fetched records left at the time. When those happen to be
+    idle (Faust's assignor topic always is), the request waits the whole
+    long-poll, and partitions drained meanwhile, with records waiting on the
+    broker, are not fetched before it returns.
+    """
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+
 class GuardedConsumer(AIOKafkaConsumer):
     """Faust's consumer, whose offset commits wait for the record being processed.
 
@@ -118,12 +148,21 @@ class GuardedConsumer(AIOKafkaConsumer):
     commit that lands between a record's output sends and its ack puts those
     outputs in the committed transaction without the record's offset; after a
     crash the record is processed again and its outputs are committed twice.
-    Holding :attr:`BridgeApp.processing_guard` around each record and each
-    commit keeps every transaction to whole records.
+    Holding :attr:`BridgeApp.processing_guard` around each batch and each
+    commit keeps every transaction to whole batches.
+
+    Its fetcher also never idles while records wait on the broker. Faust stops
+    fetching a partition whose stream buffer is full and looks again only
+    after a whole second (or its aiokafka consumer long-polls the partitions
+    left, for up to 1.5 s, while the drained ones cannot be fetched until that
+    request returns): a worker that reads a backlog in batches idled about a
+    second every few thousand records. See :meth:`_wait_next_records` and
+    :class:`ShortPollConsumerThread`.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._buffer_drained = asyncio.Event()
         self.transactions = ReassigningTransactionManager(
             self.transport,
             consumer=self,
@@ -138,6 +177,29 @@ class GuardedConsumer(AIOKafkaConsumer):
         async with cast(BridgeApp, self.app).processing_guard:
             result: bool = await super().commit(topics, start_new_transaction=start_new_transaction)
             return result
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        super().on_buffer_drop(tp)
+        self._buffer_drained.set()
+
+    async def _wait_next_records(
+        self,
+        timeout: float,  # noqa: ASYNC109 - Faust's signature
+    ) -> tuple[Any, set[TP] | None]:
+        if self.flow_active and not self.app.client_only and not self._get_active_partitions():
+            # Faust would sleep 1 s here; wake up at the first drained buffer instead.
+            self._buffer_drained.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._buffer_drained.wait()
+        # Faust waits up to 1 s for records of the partitions fetchable *now*; a partition
+        # whose buffer drains meanwhile would wait for the next call.
+        wait = min(timeout, FETCH_POLL_SECONDS)
+        records: tuple[Any, set[TP] | None] = await super()._wait_next_records(wait)
+        return records
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         """The end offsets of ``partitions`` as the broker reports them now.
@@ -196,38 +258,51 @@ class BridgeApp(faust.App):
         )
 
 
-class OutputSender:
-    """Sends a plan's outputs to the source record's partition and waits for the acks."""
+#: A record to send: topic, key, value (``None``: a tombstone), headers.
+Record = tuple[str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]]
+
+
+class RecordSender:
+    """Sends records to one partition and waits for every ack.
+
+    Straight to the producer, not through Faust's producer buffer (which sends
+    its records one at a time from a background task). Under exactly-once each
+    record goes with the transactional id of the raw partition being
+    processed: the one Faust commits that partition's offsets with.
+    """
 
     def __init__(self, app: faust.App, raw_topic: str, exactly_once: bool) -> None:
         self.app = app
         self.raw_topic = raw_topic
         self.exactly_once = exactly_once
 
-    async def send(self, outputs: Sequence[Output], partition: int) -> None:
-        if not outputs:
-            return
+    async def send(self, records: Sequence[Record], partition: int) -> list[RecordMetadata]:
         producer = self.app.producer
         transactional_id = self._transactional_id(partition) if self.exactly_once else None
-        pending = []
-        for output in outputs:
-            pending.append(
-                await producer.send(
-                    output.topic,
-                    output.key,
-                    output.value,
-                    partition,
-                    None,
-                    list(output.headers),
-                    transactional_id=transactional_id,
-                )
+        pending = [
+            await producer.send(
+                topic, key, value, partition, None, list(headers), transactional_id=transactional_id
             )
-        await asyncio.gather(*pending)
+            for topic, key, value, headers in records
+        ]
+        return list(await asyncio.gather(*pending))
 
     def _transactional_id(self, partition: int) -> str:
         # The id faust's TransactionManager.commit uses for this raw partition.
         group = self.app.assignor.group_for_topic(self.raw_topic)
         return f"{self.app.conf.id}-{group}-{partition}"
+
+
+class OutputSender:
+    """Sends a plan's outputs to the source record's partition and waits for the acks."""
+
+    def __init__(self, records: RecordSender) -> None:
+        self.records = records
+
+    async def send(self, outputs: Sequence[Output], partition: int) -> None:
+        if outputs:
+            batch = [(o.topic, o.key, o.value, o.headers) for o in outputs]
+            await self.records.send(batch, partition)
 
 
 class BatchEvents:
@@ -247,7 +322,7 @@ class BatchEvents:
     def start(self, events: Iterable[EventT[Any]]) -> None:
         self.by_partition = {event.message.partition: event for event in events}
 
-    @contextmanager
+    @contextlib.contextmanager
     def acting_for(self, partition: int) -> Iterator[None]:
         event = self.by_partition.get(partition)
         if event is None:
@@ -267,15 +342,19 @@ class ChangelogTable:
     buffer and returns; under exactly-once that record may then fall into the
     transaction after the one holding the record's outputs and offset, and be
     aborted by a crash (the key is lost while its delivery counts as done).
-    Here the local store is written directly and the changelog records are
+    Here the local store is written directly, and the changelog records are
     sent to the partition of the raw record that made them and awaited while
     the batch is being processed, so they always belong to the same
-    transaction as its outputs.
+    transaction as its outputs. Then the changelog offset is recorded for the
+    local store as Faust does after its own sends (at once, or under
+    exactly-once when the transaction commits), so a restart reads the
+    changelog from there.
     """
 
-    def __init__(self, table: Any, events: BatchEvents | None = None) -> None:
+    def __init__(self, table: Any, events: BatchEvents, sender: RecordSender) -> None:
         self.table = table
-        self.events = BatchEvents() if events is None else events
+        self.events = events
+        self.sender = sender
 
     def get(self, key: bytes, partition: int | None = None) -> bytes | None:
         if partition is None:
@@ -290,21 +369,33 @@ class ChangelogTable:
         return items
 
     async def write(self, writes: Sequence[Write]) -> None:
-        data = self.table.data
-        pending = []
+        by_partition: dict[int, list[Write]] = {}
         for write in writes:
-            with self.events.acting_for(write.partition):
+            by_partition.setdefault(write.partition, []).append(write)
+        sent = await asyncio.gather(
+            *(self._write(partition, group) for partition, group in by_partition.items())
+        )
+        for metadata in sent:
+            self._persisted(max(metadata, key=lambda m: m.offset))
+
+    async def _write(self, partition: int, writes: Sequence[Write]) -> list[RecordMetadata]:
+        data = self.table.data
+        with self.events.acting_for(partition):
+            for write in writes:
                 if write.value is None:
                     data.pop(write.key, None)
                 else:
                     data[write.key] = write.value
-            serializer = "raw" if write.value is None else None
-            pending.append(
-                self.table.send_changelog(
-                    write.partition, write.key, write.value, value_serializer=serializer
-                )
-            )
-        await asyncio.gather(*pending)
+        topic = self.table.changelog_topic.get_topic_name()
+        return await self.sender.send([(topic, w.key, w.value, ()) for w in writes], partition)
+
+    def _persisted(self, last: RecordMetadata) -> None:
+        # As faust's Table._on_changelog_sent, once per partition and write.
+        tp = TP(last.topic, last.partition)
+        if self.table.app.in_transaction:
+            self.table.app.tables.persist_offset_on_commit(self.table.data, tp, last.offset)
+        else:
+            self.table.data.set_persisted_offset(tp, last.offset)
 
 
 @dataclass
@@ -346,6 +437,8 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,
         producer_acks=-1,
+        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
+        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=settings.worker_id,
         broker_commit_interval=settings.commit_interval_seconds,
@@ -364,10 +457,11 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         partitions=partitions,
     )
     events = BatchEvents()
+    records = RecordSender(app, settings.topics.raw, settings.exactly_once)
     seen = app.Table(tables.DEDUP, key_type=bytes, value_type=bytes, partitions=partitions)
     states = app.Table(tables.TRANSACTIONS, key_type=bytes, value_type=bytes, partitions=partitions)
     windows = app.Table(tables.METRICS, key_type=bytes, value_type=bytes, partitions=partitions)
-    metrics = MetricStore(ChangelogTable(windows, events), settings.metrics_windows)
+    metrics = MetricStore(ChangelogTable(windows, events, records), settings.metrics_windows)
     config = PipelineConfig(
         topics=settings.topics,
         dedup_window_ms=settings.dedup_window_ms,
@@ -375,9 +469,9 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
     )
     processor = Processor(
         config,
-        ChangelogTable(seen, events),
-        ChangelogTable(states, events),
-        OutputSender(app, settings.topics.raw, settings.exactly_once),
+        ChangelogTable(seen, events, records),
+        ChangelogTable(states, events, records),
+        OutputSender(records),
         sweep_interval_ms=settings.dedup_sweep_interval_ms,
         metrics=metrics,
     )
@@ -385,7 +479,7 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         service = web.QueryService(
             app,
             metrics,
-            ChangelogTable(states),
+            ChangelogTable(states, events, records),
             raw_topic=settings.topics.raw,
             partitions=partitions,
             resolutions=settings.metrics_windows,
