@@ -49,7 +49,7 @@ import contextlib
 import logging
 import shutil
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -84,9 +84,6 @@ PRODUCER_MAX_REQUEST_BYTES: Final = 1000 * 1024
 #: Faust's fetcher for the partitions it can fetch (see :class:`GuardedConsumer`).
 FETCH_MAX_WAIT_MS: Final = 100
 FETCH_POLL_SECONDS: Final = 0.1
-
-#: How long a batch waits for a record the queue seemed to hold (see :mod:`streams.batching`).
-BATCH_LINGER_S: Final = 0.005
 
 
 class IdempotentProducer(AIOKafkaProducer):
@@ -493,12 +490,7 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         # were never sent. Unacked, it is processed again after a restart.
         manual = cast(faust.Stream[bytes], stream).noack()
         watch = OffsetWatch()
-        source = batching.batches(
-            manual.events(),
-            max_size=settings.batch_max_records,
-            more_waiting=_queue_not_empty(manual),
-            linger_s=BATCH_LINGER_S,
-        )
+        source = batching.batches(manual.events(), max_size=settings.batch_max_records)
         async for batch in source:
             fresh = [event for event in batch if not _repeat(watch, event)]
             async with app.processing_guard:
@@ -521,14 +513,6 @@ def _repeat(watch: OffsetWatch, event: EventT[Any]) -> bool:
         where = {"partition": message.partition, "offset": message.offset, "skipped": skipped}
         log.error("raw records skipped before reaching the worker", extra=where)
     return repeat
-
-
-def _queue_not_empty(stream: faust.StreamT[Any]) -> Callable[[], bool]:
-    """Whether more raw records wait in the stream's queue (a batch need not end yet)."""
-    queue = getattr(stream.channel, "queue", None)
-    if queue is None:
-        return lambda: False
-    return lambda: not queue.empty()
 
 
 def raw_record(message: Any) -> RawRecord:

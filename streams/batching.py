@@ -1,77 +1,71 @@
 """Groups a stream of items into batches without waiting for a batch to fill.
 
-A batch ends when it is full, or when nothing more is waiting
-(``more_waiting()`` is false), or when the next item takes longer than
-``linger_s`` although something seemed to wait (Faust, for one, drops records
-of an older consumer generation from its queue without yielding them). So an
-idle stream yields each item at once, alone, and a backlog yields full
-batches: the batch grows with the load, and no item waits for others that
-are not there.
+A background task collects items from the source while the consumer works
+on the previous batch; each time the consumer asks, it gets everything
+collected so far (at least one item, at most ``max_size``). So an idle stream
+yields each item at once, alone; a backlog yields full batches; and reading
+the next batch overlaps with the consumer's work on this one (in the worker:
+with its waits for the broker's acks). Nothing waits for items that are not
+there, and at most ``max_size`` items wait beside the batch being handled.
 
-No Faust import: the worker passes Faust's event stream and a look at its queue.
+No Faust import: the worker passes Faust's event stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
-from typing import Final, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterable
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-_END: Final = object()
+
+class _Collector(Generic[T]):
+    """Moves items from the source into a bounded buffer, in a task of its own."""
+
+    def __init__(self, source: AsyncIterable[T], max_size: int) -> None:
+        self.source = source
+        self.max_size = max_size
+        self.buffer: list[T] = []
+        self.finished = False
+        #: Set when items were added (or the source ended); cleared when they are taken.
+        self.filled = asyncio.Event()
+        #: Set when the buffer has room.
+        self.room = asyncio.Event()
+        self.room.set()
+
+    async def run(self) -> None:
+        try:
+            async for item in self.source:
+                while len(self.buffer) >= self.max_size:
+                    self.room.clear()
+                    await self.room.wait()
+                self.buffer.append(item)
+                self.filled.set()
+        finally:
+            self.finished = True
+            self.filled.set()
+
+    def take(self) -> list[T]:
+        taken, self.buffer = self.buffer, []
+        self.filled.clear()
+        self.room.set()
+        return taken
 
 
-async def batches(
-    source: AsyncIterable[T],
-    *,
-    max_size: int,
-    more_waiting: Callable[[], bool],
-    linger_s: float,
-) -> AsyncGenerator[list[T], None]:
+async def batches(source: AsyncIterable[T], *, max_size: int) -> AsyncGenerator[list[T], None]:
     """Yield the items of ``source`` in order, as lists of 1 to ``max_size`` items."""
     if max_size < 1:
         raise ValueError("max_size must be at least 1")
-    items = aiter(source)
-    ahead: asyncio.Task[object] | None = None
-    batch: list[T] = []
+    collector = _Collector(source, max_size)
+    task = asyncio.ensure_future(collector.run())
     try:
         while True:
-            if batch and (len(batch) >= max_size or not more_waiting()):
-                yield batch
-                batch = []
-                continue
-            if ahead is None and not batch:
-                item = await _next(items)  # nothing to hand over: wait as long as it takes
-            else:
-                if ahead is None:
-                    ahead = asyncio.ensure_future(_next(items))
-                if batch and not await _within(ahead, linger_s):
-                    yield batch
-                    batch = []
-                    continue
-                item = await ahead
-                ahead = None
-            if item is _END:
-                break
-            batch.append(item)  # type: ignore[arg-type]
-        if batch:
-            yield batch
+            if not collector.buffer and not collector.finished:
+                await collector.filled.wait()
+            if not collector.buffer:
+                break  # the source ended
+            yield collector.take()
+        task.result()  # the source's error, if it ended with one
     finally:
-        if ahead is not None:
-            ahead.cancel()
-
-
-async def _next(items: AsyncIterator[T]) -> object:
-    try:
-        return await anext(items)
-    except StopAsyncIteration:
-        return _END
-
-
-async def _within(task: asyncio.Task[object], seconds: float) -> bool:
-    """Whether ``task`` is done within ``seconds`` (it keeps running either way)."""
-    if task.done():
-        return True
-    done, _ = await asyncio.wait({task}, timeout=seconds)
-    return bool(done)
+        task.cancel()
