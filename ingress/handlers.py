@@ -29,8 +29,8 @@ from ingress.errors import (
     RequestTimeout,
     UnknownEndpoint,
 )
-from ingress.middleware import OUTCOME, error_response, json_response
-from ingress.records import Delivery, record_for
+from ingress.middleware import OUTCOME, accepted_response, error_response, json_response
+from ingress.records import record_of
 from ingress.source import allowed, client_address
 
 log = logging.getLogger(__name__)
@@ -43,16 +43,16 @@ async def receive_webhook(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     received_at_ms = time.time_ns() // 1_000_000
     _admit(request, context)
-    secrets = _secrets(request, context)
+    endpoint = request.match_info["endpoint"]
+    secrets = _secrets(endpoint, context)
     body = await _read_body(request, context)
     timestamp = _verify(request, body, secrets, context)
-    delivery = Delivery(request.match_info["endpoint"], body, timestamp, received_at_ms)
-    record = record_for(delivery, context.settings.topics)
+    record = record_of(endpoint, body, timestamp, received_at_ms, context.settings.topics)
     await context.publisher.publish(record)
     request[OUTCOME] = record.kind
     if record.kind == "dlq":
         log.warning("signed body is not a FedaPay event: sent to the DLQ")
-    return json_response(200, {"status": "accepted"})
+    return accepted_response()
 
 
 def _admit(request: web.Request, context: IngressContext) -> None:
@@ -70,8 +70,8 @@ def _admit(request: web.Request, context: IngressContext) -> None:
             raise RateLimited(context.limiter.retry_after(wait))
 
 
-def _secrets(request: web.Request, context: IngressContext) -> tuple[str, ...]:
-    secrets = context.settings.endpoints.get(request.match_info["endpoint"])
+def _secrets(endpoint: str, context: IngressContext) -> tuple[str, ...]:
+    secrets = context.settings.endpoints.get(endpoint)
     if secrets is None:
         raise UnknownEndpoint()
     return secrets

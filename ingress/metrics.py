@@ -18,6 +18,8 @@ class IngressMetrics:
     producer_ready: Gauge
     #: Bound children of ``requests`` per (endpoint, outcome): both come from small fixed sets.
     _request_children: dict[tuple[str, str], Counter] = field(default_factory=dict, repr=False)
+    #: Bound children of ``publish_seconds`` per topic kind (``raw`` or ``dlq``).
+    _publish_children: dict[str, Histogram] = field(default_factory=dict, repr=False)
 
     def count_request(self, endpoint: str, outcome: str) -> None:
         """``requests.labels(endpoint, outcome).inc()`` without the per-call label lookup."""
@@ -27,6 +29,13 @@ class IngressMetrics:
                 endpoint, outcome
             )
         child.inc()
+
+    def observe_publish(self, topic_kind: str, seconds: float) -> None:
+        """``publish_seconds.labels(topic_kind).observe(seconds)`` without the label lookup."""
+        child = self._publish_children.get(topic_kind)
+        if child is None:
+            child = self._publish_children[topic_kind] = self.publish_seconds.labels(topic_kind)
+        child.observe(seconds)
 
     @classmethod
     def create(cls) -> IngressMetrics:

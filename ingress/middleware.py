@@ -29,11 +29,19 @@ _AIOHTTP_ERRORS: dict[int, type[IngressError]] = {
 #: Request key where the webhook handler leaves its outcome for the counter.
 OUTCOME = web.RequestKey("outcome", str)
 
+_ACCEPTED_BODY = orjson.dumps({"status": "accepted"})
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
 
 def json_response(status: int, document: dict[str, str], **headers: str) -> web.Response:
     return web.Response(
         status=status, body=orjson.dumps(document), content_type="application/json", headers=headers
     )
+
+
+def accepted_response() -> web.Response:
+    """``json_response(200, {"status": "accepted"})``, from prebuilt parts."""
+    return web.Response(body=_ACCEPTED_BODY, headers=_JSON_HEADERS)
 
 
 def error_response(error: IngressError) -> web.Response:

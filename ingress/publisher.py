@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -23,8 +24,10 @@ from aiokafka.errors import (
 )
 
 from common.kafka import KafkaSettings
+from ingress.deadline import Deadlines
 from ingress.errors import BrokerUnavailable
 from ingress.metrics import IngressMetrics
+from ingress.partitioner import KeyHashPartitioner
 from ingress.records import Record
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ class Publisher:
         self._connecting: asyncio.Task[None] | None = None
         self._healthy = False
         self._checked_at = 0.0
+        self._deadlines = Deadlines(config.timeout)
 
     async def start(self) -> None:
         """Begin connecting; returns at once. :meth:`ready` tells when it is done."""
@@ -76,6 +80,7 @@ class Publisher:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+        self._deadlines.close()
         self._set_healthy(False)
 
     async def publish(self, record: Record) -> None:
@@ -84,21 +89,33 @@ class Publisher:
         if producer is None:
             raise BrokerUnavailable(self._config.retry_after, "producer not connected")
         started = time.perf_counter()
+        deadlines = self._deadlines
+        task = deadlines.start()  # as `asyncio.timeout(config.timeout)`, without a timer each
         try:
-            async with asyncio.timeout(self._config.timeout):
-                await producer.send_and_wait(
-                    record.topic, record.value, key=record.key, headers=record.headers
-                )
-        except (KafkaError, TimeoutError) as exc:
-            self._set_healthy(False)
-            log.warning(
-                "publish failed", extra={"topic": record.topic, "error": type(exc).__name__}
+            # `send_and_wait`, written out (one coroutine less to resume)
+            delivered = await producer.send(
+                record.topic, record.value, key=record.key, headers=record.headers
             )
-            if isinstance(exc, _BROKEN_PRODUCER_ERRORS):
-                self._replace(producer)
-            raise BrokerUnavailable(self._config.retry_after, type(exc).__name__) from exc
-        self._metrics.publish_seconds.labels(record.kind).observe(time.perf_counter() - started)
-        self._set_healthy(True)
+            await delivered
+        except asyncio.CancelledError as exc:
+            if not deadlines.expired(task):
+                raise
+            timeout = TimeoutError()
+            timeout.__cause__ = exc  # as `asyncio.timeout` raises it
+            self._failed(producer, record, timeout)
+        except (KafkaError, TimeoutError) as exc:
+            self._failed(producer, record, exc)
+        finally:
+            deadlines.finish(task)
+        self._metrics.observe_publish(record.kind, time.perf_counter() - started)
+        self._succeeded()
+
+    def _failed(self, producer: AIOKafkaProducer, record: Record, exc: Exception) -> NoReturn:
+        self._set_healthy(False)
+        log.warning("publish failed", extra={"topic": record.topic, "error": type(exc).__name__})
+        if isinstance(exc, _BROKEN_PRODUCER_ERRORS):
+            self._replace(producer)
+        raise BrokerUnavailable(self._config.retry_after, type(exc).__name__) from exc
 
     async def ready(self) -> bool:
         """Connected, and the broker answers (checked at most once a second)."""
@@ -114,6 +131,12 @@ class Publisher:
             ok = False
         self._set_healthy(ok)
         return ok
+
+    def _succeeded(self) -> None:
+        """``_set_healthy(True)``, without setting the gauge to the value it has."""
+        self._checked_at = time.monotonic()
+        if not self._healthy:
+            self._set_healthy(True)
 
     def _set_healthy(self, healthy: bool) -> None:
         self._healthy = healthy
@@ -163,6 +186,7 @@ class Publisher:
             enable_idempotence=True,
             linger_ms=config.linger_ms,
             compression_type=None if config.compression == "none" else config.compression,
+            partitioner=KeyHashPartitioner(),
             max_batch_size=_MAX_BATCH_BYTES,
             max_request_size=max(1024 * 1024, config.max_record_bytes + 64 * 1024),
             request_timeout_ms=max(int(config.timeout * 1000), 5000),

@@ -93,12 +93,10 @@ signature or a secret.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -161,8 +159,7 @@ class SignatureError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class _Header:
+class _Header(NamedTuple):
     """The parts of a signature header the SDK looks at."""
 
     has_timestamp: bool
@@ -272,6 +269,8 @@ def _js_parse_int(text: str | None) -> int | None:
     """
     if text is None:
         return None
+    if text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS:
+        return int(text)  # plain decimal digits, the usual `t`: the same number, faster
     rest = text.lstrip(_JS_WHITESPACE)
     negative = rest[:1] == "-"
     if rest[:1] in {"+", "-"}:
@@ -300,7 +299,7 @@ def _signed_message(timestamp: int, payload: bytes) -> bytes:
 
 
 def _hex_digest(key: bytes, message: bytes) -> str:
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()
 
 
 def _any_candidate_matches(

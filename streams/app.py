@@ -1,9 +1,9 @@
 """The Faust app of the workers, built from :class:`WorkerSettings` (no module-level app).
 
 Everything Faust-specific lives here: the app and its configuration, the raw
-topic, the tables, the producer, and one thin agent that hands each raw
-record to :class:`streams.processor.Processor`; the web routes are in
-:mod:`streams.web`.
+topic, the tables, the producer, and one thin agent that hands batches of
+raw records (:mod:`streams.batching`) to :class:`streams.processor.Processor`;
+the web routes are in :mod:`streams.web`.
 
 Workarounds of Faust behaviour, each tied to its cause:
 
@@ -14,13 +14,13 @@ Workarounds of Faust behaviour, each tied to its cause:
   from the destination topic's own partition and consumer group, which fails
   for output topics the app does not consume (they belong to no group, and a
   send from outside a stream lands in a transaction nothing commits).
-  :class:`OutputSender` sends every output with the transactional id of the
-  raw partition being processed, the one Faust commits that partition's
-  offsets with.
+  :class:`RecordSender` sends every output and changelog record with the
+  transactional id of the raw partition being processed, the one Faust
+  commits that partition's offsets with.
 * Stream queues are never cleared on resume (faust-streaming issue #596),
   see :meth:`BridgeApp.FlowControlQueue`.
-* Exactly-once commits: Faust commits while a record is being processed;
-  :class:`GuardedConsumer` makes commits wait for the record in progress.
+* Exactly-once commits: Faust commits while records are being processed;
+  :class:`GuardedConsumer` makes commits wait for the batch in progress.
 * Exactly-once recovery after a rebalance: Faust reads the changelog end
   offsets from a value that is unknown right after an assignment (-1), so it
   skips recovery or fails with ``ConsistencyError``; see
@@ -28,9 +28,14 @@ Workarounds of Faust behaviour, each tied to its cause:
 * Exactly-once producers of lost partitions: Faust keeps them when the worker
   stays a standby of the partition, and reuses them, fenced, when the partition
   comes back; see :class:`ReassigningTransactionManager`.
-* Table writes: :class:`ChangelogTable` awaits each changelog record instead
-  of leaving it in Faust's producer buffer, so it is in the same transaction
-  as the outputs (and durable before the record's offset is acked).
+* Table writes: :class:`ChangelogTable` sends and awaits the changelog
+  records of a batch instead of leaving them in Faust's producer buffer, so
+  they are in the same transaction as the outputs (and durable before the
+  records' offsets are acked); :class:`BatchEvents` gives each read and write
+  of a batch the partition Faust's RocksDB store expects.
+* Fetch stalls: Faust sleeps a second when every partition's stream buffer is
+  full, and its consumer long-polls 1.5 s; both are shortened, see
+  :class:`GuardedConsumer` and :class:`ShortPollConsumerThread`.
 * Exactly-once with RocksDB: Faust writes table values to RocksDB as they are
   set, outside the Kafka transaction, so after a crash the local store may hold
   writes of an aborted transaction (a dedup entry whose outputs were never
