@@ -54,7 +54,7 @@ import contextlib
 import logging
 import shutil
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -495,18 +495,42 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         # were never sent. Unacked, it is processed again after a restart.
         manual = cast(faust.Stream[bytes], stream).noack()
         watch = OffsetWatch()
-        source = batching.batches(manual.events(), max_size=settings.batch_max_records)
-        async for batch in source:
-            fresh = [event for event in batch if not _repeat(watch, event)]
-            async with app.processing_guard:
-                if fresh:
-                    events.start(fresh)
-                    await processor.process([raw_record(event.message) for event in fresh])
-                for event in batch:
-                    await manual.ack(event)
+        flowing = _while_flowing(app, manual.events())
+        source = batching.batches(flowing, max_size=settings.batch_max_records)
+        # Closed with the agent: its collector must not read on once the agent stopped.
+        async with contextlib.aclosing(source):
+            async for batch in source:
+                fresh = [event for event in batch if not _repeat(watch, event)]
+                async with app.processing_guard:
+                    if fresh:
+                        events.start(fresh)
+                        await processor.process([raw_record(event.message) for event in fresh])
+                    for event in batch:
+                        await manual.ack(event)
 
     app.agent(raw, name="streams.process")(process)
     return Worker(app, processor)
+
+
+async def _while_flowing(
+    app: faust.App, events: AsyncIterable[EventT[Any]]
+) -> AsyncIterator[EventT[Any]]:
+    """Faust's events, read only while its flow control is active.
+
+    A record the stream reads while flow control is suspended (a rebalance,
+    recovery, shutdown) is skipped *and acked* by Faust, so its offset can be
+    committed although the agent never saw it: it would be lost. Faust's own
+    agent loop reads only when it wants the next event; the batch collector
+    reads ahead all the time, so it waits for flow control first.
+    """
+    iterator = aiter(events)
+    while True:
+        await app.flow_control.acquire()
+        try:
+            event = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        yield event
 
 
 def _repeat(watch: OffsetWatch, event: EventT[Any]) -> bool:
