@@ -71,8 +71,9 @@ from mode.utils.queues import ThrowableQueue
 from common.kafka import KafkaSettings
 from streams import batching, tables, web
 from streams.metric_store import MetricStore
+from streams.offsets import OffsetTracker, Verdict
 from streams.pipeline import Output, PipelineConfig, RawRecord
-from streams.processor import OffsetWatch, Processor
+from streams.processor import Processor
 from streams.settings import WorkerSettings
 from streams.staging import Write
 
@@ -180,6 +181,24 @@ class GuardedConsumer(AIOKafkaConsumer):
             result: bool = await super().commit(topics, start_new_transaction=start_new_transaction)
             return result
 
+    def committed(self, tp: TP) -> int | None:
+        """The committed offset of ``tp`` as this consumer last knew it."""
+        offset: int | None = self._committed_offset.get(tp)
+        return offset
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """Faust's next commit offset of ``tp``, capped at the first raw offset the agent
+        has not finished (see :mod:`streams.offsets`)."""
+        offset: int | None = super()._new_offset(tp)
+        app = cast(BridgeApp, self.app)
+        if offset is None or tp.topic != app.raw_topic:
+            return offset
+        cap = app.offsets.committable(tp.partition)
+        committed = self._committed_offset.get(tp)
+        if cap is None or (committed is not None and cap <= committed):
+            return None
+        return min(offset, cap)
+
     def on_buffer_drop(self, tp: TP) -> None:
         super().on_buffer_drop(tp)
         self._buffer_drained.set()
@@ -232,6 +251,9 @@ class BridgeApp(faust.App):
     """A Faust app with an idempotent producer and record-atomic commits."""
 
     processing_guard: asyncio.Lock
+    #: The raw offsets the agent finished; commits never name one past them.
+    offsets: OffsetTracker
+    raw_topic: str
 
     def _new_producer(self) -> ProducerT:
         return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
@@ -452,6 +474,8 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         autodiscover=False,
     )
     app.processing_guard = asyncio.Lock()
+    app.offsets = OffsetTracker()
+    app.raw_topic = settings.topics.raw
     raw = app.topic(
         settings.topics.raw,
         key_serializer="raw",
@@ -494,19 +518,20 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         # agent raised, which would commit the offset of a record whose outputs
         # were never sent. Unacked, it is processed again after a restart.
         manual = cast(faust.Stream[bytes], stream).noack()
-        watch = OffsetWatch()
         flowing = _while_flowing(app, manual.events())
         source = batching.batches(flowing, max_size=settings.batch_max_records)
         # Closed with the agent: its collector must not read on once the agent stopped.
         async with contextlib.aclosing(source):
             async for batch in source:
-                fresh = [event for event in batch if not _repeat(watch, event)]
                 async with app.processing_guard:
+                    fresh = await _fresh(app, settings.topics.raw, batch)
                     if fresh:
                         events.start(fresh)
                         await processor.process([raw_record(event.message) for event in fresh])
                     for event in batch:
                         await manual.ack(event)
+                    for event in fresh:
+                        app.offsets.finished(event.message.partition, event.message.offset)
 
     app.agent(raw, name="streams.process")(process)
     return Worker(app, processor)
@@ -533,15 +558,30 @@ async def _while_flowing(
         yield event
 
 
-def _repeat(watch: OffsetWatch, event: EventT[Any]) -> bool:
-    """Whether ``event`` was handled already (see :class:`OffsetWatch`); logs gaps."""
-    message = event.message
-    generation = -1 if message.generation_id is None else message.generation_id
-    repeat, skipped = watch.observe(message.partition, generation, message.offset)
-    if skipped:
-        where = {"partition": message.partition, "offset": message.offset, "skipped": skipped}
-        log.error("raw records skipped before reaching the worker", extra=where)
-    return repeat
+async def _fresh(app: BridgeApp, raw_topic: str, batch: Sequence[EventT[Any]]) -> list[EventT[Any]]:
+    """The events of ``batch`` not finished yet (see :mod:`streams.offsets`).
+
+    Records missing before one of them are fetched again: the partition is
+    sought back to the first missing offset (Faust would otherwise commit past
+    them as soon as a later record is acked).
+    """
+    fresh = []
+    for event in batch:
+        message = event.message
+        tp = TP(raw_topic, message.partition)
+        generation = -1 if message.generation_id is None else message.generation_id
+        committed = cast(GuardedConsumer, app.consumer).committed(tp)
+        seen = app.offsets.observe(message.partition, generation, message.offset, committed)
+        if seen.missing_from is not None:
+            where = {"partition": message.partition, "offset": message.offset}
+            log.warning(
+                "raw records missing before this one, fetching them again",
+                extra={**where, "from_offset": seen.missing_from},
+            )
+            await app.consumer.seek(tp, seen.missing_from)
+        if seen.verdict is Verdict.NEW:
+            fresh.append(event)
+    return fresh
 
 
 def raw_record(message: Any) -> RawRecord:

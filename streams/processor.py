@@ -49,7 +49,7 @@ from streams.state_machine import Outcome, TransactionState
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PROCESSING_ERROR", "MemoryTable", "OffsetWatch", "Processor", "Sender"]
+__all__ = ["PROCESSING_ERROR", "MemoryTable", "Processor", "Sender"]
 
 #: DLQ error code of a raw record that parsed but could not be processed.
 PROCESSING_ERROR = "processing_error"
@@ -79,35 +79,6 @@ class ProcessorStats:
     expired_keys: int = 0
     expired_windows: int = 0
     corrupt_values: int = 0
-
-
-class OffsetWatch:
-    """Raw offsets already handled, per partition and consumer generation.
-
-    Faust may hand the agent a record again within one generation: it seeks
-    its partitions back to the committed offsets at the end of recovery while
-    already fetched records are still queued (see :class:`streams.app.BridgeApp`).
-    Such a repeat was fully processed and acked already; handling it again
-    could even emit it twice if its dedup entry expired in between. Raw records
-    come from a non-transactional producer, so offsets are contiguous and a
-    jump means records never reached the agent.
-    """
-
-    def __init__(self) -> None:
-        self._last: dict[int, tuple[int, int]] = {}
-
-    def observe(self, partition: int, generation: int, offset: int) -> tuple[bool, int]:
-        """``(repeat, skipped)``: whether ``offset`` was handled already in this
-        generation, and how many offsets were jumped over right before it."""
-        previous = self._last.get(partition)
-        if previous is not None and previous[0] == generation:
-            if offset <= previous[1]:
-                return True, 0
-            skipped = offset - previous[1] - 1
-        else:
-            skipped = 0
-        self._last[partition] = (generation, offset)
-        return False, skipped
 
 
 @dataclass(frozen=True, slots=True)

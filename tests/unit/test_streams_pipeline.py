@@ -26,7 +26,7 @@ from streams.pipeline import (
     read,
     replay,
 )
-from streams.processor import PROCESSING_ERROR, MemoryTable, OffsetWatch, Processor
+from streams.processor import PROCESSING_ERROR, MemoryTable, Processor
 from streams.staging import Write
 from streams.state_machine import Observation, advance
 from tests.fixtures import fixture_bytes
@@ -358,29 +358,6 @@ async def test_corrupt_table_values_are_ignored() -> None:
     assert len(sender.sent) == 2
     assert worker.stats.corrupt_values == 2
     assert codec.decode_seen(seen[key]).deliveries == 1
-
-
-# --------------------------------------------------------------- offset watch
-
-
-@pytest.mark.parametrize(
-    ("deliveries", "verdicts"),
-    [
-        ([(1, 5), (1, 6), (1, 7)], [(False, 0), (False, 0), (False, 0)]),
-        (
-            [(1, 5), (1, 6), (1, 5), (1, 6), (1, 7)],
-            [(False, 0), (False, 0), (True, 0), (True, 0), (False, 0)],
-        ),
-        ([(1, 5), (1, 9)], [(False, 0), (False, 3)]),
-        ([(1, 5), (2, 3), (2, 4)], [(False, 0), (False, 0), (False, 0)]),  # new generation
-    ],
-    ids=["in-order", "re-delivered", "jump", "rebalance"],
-)
-def test_offset_watch(deliveries: list[tuple[int, int]], verdicts: list[tuple[bool, int]]) -> None:
-    watch = OffsetWatch()
-
-    assert [watch.observe(0, generation, offset) for generation, offset in deliveries] == verdicts
-    assert watch.observe(1, 2, 0) == (False, 0)  # partitions are independent
 
 
 # ------------------------------------------------------------ processor batches

@@ -1,0 +1,84 @@
+"""Which raw offsets the worker has finished, so no commit passes one it has not. Pure.
+
+Faust commits, per partition, the first run of consecutive offsets it was told
+are done, wherever that run starts: a record that never reached the agent
+(dropped while flow control was suspended, or fetched before a seek) is skipped
+as soon as a later record is acked. It also acks records on its own (those it
+skips in a rebalance). Raw records come from a non-transactional producer, so
+their offsets are contiguous: the worker tracks the offsets it finished since
+the partition's committed offset, and :meth:`OffsetTracker.committable` caps
+every commit at the first one it has not finished. A record missing from the
+stream is fetched again (the caller seeks back to it); a record handed over a
+second time is recognised and skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Verdict(Enum):
+    #: Not finished yet: process it.
+    NEW = "new"
+    #: Finished already in this consumer generation: ack it, do not process it again.
+    REPEAT = "repeat"
+
+
+@dataclass
+class _Partition:
+    generation: int
+    #: The first offset not finished: everything below it is done.
+    frontier: int
+    #: Finished offsets above the frontier (records handed over after a gap).
+    done: set[int] = field(default_factory=set)
+    #: The frontier a re-fetch was asked for (one request per gap).
+    refetch: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    verdict: Verdict
+    #: Set when records before this one are missing: the offset to fetch again from.
+    missing_from: int | None = None
+
+
+class OffsetTracker:
+    """The finished raw offsets of each partition, per consumer generation."""
+
+    def __init__(self) -> None:
+        self._partitions: dict[int, _Partition] = {}
+
+    def observe(
+        self, partition: int, generation: int, offset: int, committed: int | None
+    ) -> Observation:
+        """What to do with a record handed over now.
+
+        ``committed`` is the partition's committed offset (where a new
+        generation starts reading); ``None`` when nothing was committed yet.
+        """
+        state = self._partitions.get(partition)
+        if state is None or state.generation != generation:
+            start = offset if committed is None else committed
+            state = self._partitions[partition] = _Partition(generation, start)
+        if offset < state.frontier or offset in state.done:
+            return Observation(Verdict.REPEAT)
+        if offset > state.frontier and state.refetch != state.frontier:
+            state.refetch = state.frontier
+            return Observation(Verdict.NEW, missing_from=state.frontier)
+        return Observation(Verdict.NEW)
+
+    def finished(self, partition: int, offset: int) -> None:
+        """``offset`` was processed and acked."""
+        state = self._partitions.get(partition)
+        if state is None or offset < state.frontier:
+            return
+        state.done.add(offset)
+        while state.frontier in state.done:
+            state.done.remove(state.frontier)
+            state.frontier += 1
+
+    def committable(self, partition: int) -> int | None:
+        """The highest offset a commit of ``partition`` may name (its first unfinished)."""
+        state = self._partitions.get(partition)
+        return None if state is None else state.frontier

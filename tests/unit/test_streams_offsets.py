@@ -1,0 +1,83 @@
+"""streams.offsets: commits never pass a raw record the worker did not finish."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.offsets import OffsetTracker, Verdict
+
+NEW, REPEAT = Verdict.NEW, Verdict.REPEAT
+
+
+def run(
+    steps: list[tuple[int, int]], committed: int | None = 10
+) -> tuple[list[tuple[Verdict, int | None]], int | None]:
+    """Hand over (generation, offset) pairs of partition 0, finishing each NEW one."""
+    tracker = OffsetTracker()
+    seen = []
+    for generation, offset in steps:
+        observed = tracker.observe(0, generation, offset, committed)
+        seen.append((observed.verdict, observed.missing_from))
+        if observed.verdict is NEW:
+            tracker.finished(0, offset)
+    return seen, tracker.committable(0)
+
+
+@pytest.mark.parametrize(
+    ("steps", "verdicts", "committable"),
+    [
+        pytest.param([(1, 10), (1, 11), (1, 12)], [(NEW, None)] * 3, 13, id="in order"),
+        pytest.param(
+            [(1, 10), (1, 11), (1, 10), (1, 11), (1, 12)],
+            [(NEW, None), (NEW, None), (REPEAT, None), (REPEAT, None), (NEW, None)],
+            13,
+            id="handed over again after a seek",
+        ),
+        pytest.param(
+            [(1, 10), (1, 13), (1, 14)],
+            [(NEW, None), (NEW, 11), (NEW, None)],
+            11,
+            id="records missing: fetch again once, commit stops before them",
+        ),
+        pytest.param(
+            [(1, 10), (1, 13), (1, 11), (1, 12), (1, 13), (1, 14)],
+            [(NEW, None), (NEW, 11), (NEW, None), (NEW, None), (REPEAT, None), (NEW, None)],
+            15,
+            id="the missing ones arrive: the frontier closes the gap",
+        ),
+        pytest.param(
+            [(1, 13)], [(NEW, 10)], 10, id="a generation that starts past the committed offset"
+        ),
+        pytest.param([(1, 8), (1, 10)], [(REPEAT, None), (NEW, None)], 11, id="below committed"),
+        pytest.param(
+            [(1, 10), (1, 11), (2, 10), (2, 11)],
+            [(NEW, None), (NEW, None), (NEW, None), (NEW, None)],
+            12,
+            id="a new generation reads again from the committed offset",
+        ),
+    ],
+)
+def test_offsets(
+    steps: list[tuple[int, int]],
+    verdicts: list[tuple[Verdict, int | None]],
+    committable: int,
+) -> None:
+    assert run(steps) == (verdicts, committable)
+
+
+def test_without_a_committed_offset_the_first_record_starts_the_count() -> None:
+    assert run([(1, 0), (1, 1)], committed=None) == ([(NEW, None), (NEW, None)], 2)
+
+
+def test_nothing_observed_nothing_committable() -> None:
+    assert OffsetTracker().committable(3) is None
+
+
+def test_an_unfinished_record_holds_the_commit_back() -> None:
+    tracker = OffsetTracker()
+    for offset in (10, 11, 12):
+        tracker.observe(0, 1, offset, 10)
+    tracker.finished(0, 10)
+    tracker.finished(0, 12)
+
+    assert tracker.committable(0) == 11
