@@ -30,9 +30,12 @@ class _Partition:
     generation: int
     #: The first offset not finished: everything below it is done.
     frontier: int
-    #: Finished offsets above the frontier (records handed over after a gap).
+    #: The first offset not handed over yet (at or above the frontier).
+    contiguous: int
+    #: Offsets handed over (at or above the frontier) and finished ones above it.
+    handed: set[int] = field(default_factory=set)
     done: set[int] = field(default_factory=set)
-    #: The frontier a re-fetch was asked for (one request per gap).
+    #: The offset a re-fetch was asked from (one request per gap).
     refetch: int | None = None
 
 
@@ -52,7 +55,7 @@ class OffsetTracker:
     def observe(
         self, partition: int, generation: int, offset: int, committed: int | None
     ) -> Observation:
-        """What to do with a record handed over now.
+        """What to do with a record handed over now (a NEW one counts as handed over).
 
         ``committed`` is the partition's committed offset (where a new
         generation starts reading); ``None`` when nothing was committed yet.
@@ -60,22 +63,26 @@ class OffsetTracker:
         state = self._partitions.get(partition)
         if state is None or state.generation != generation:
             start = offset if committed is None else committed
-            state = self._partitions[partition] = _Partition(generation, start)
-        if offset < state.frontier or offset in state.done:
+            state = self._partitions[partition] = _Partition(generation, start, start)
+        if offset < state.frontier or offset in state.handed:
             return Observation(Verdict.REPEAT)
-        if offset > state.frontier and state.refetch != state.frontier:
-            state.refetch = state.frontier
-            return Observation(Verdict.NEW, missing_from=state.frontier)
-        return Observation(Verdict.NEW)
+        state.handed.add(offset)
+        missing_from = None
+        if offset > state.contiguous and state.refetch != state.contiguous:
+            missing_from = state.refetch = state.contiguous
+        while state.contiguous in state.handed:
+            state.contiguous += 1
+        return Observation(Verdict.NEW, missing_from)
 
     def finished(self, partition: int, offset: int) -> None:
-        """``offset`` was processed and acked."""
+        """``offset`` (handed over as NEW) was processed and acked."""
         state = self._partitions.get(partition)
         if state is None or offset < state.frontier:
             return
         state.done.add(offset)
         while state.frontier in state.done:
             state.done.remove(state.frontier)
+            state.handed.discard(state.frontier)
             state.frontier += 1
 
     def committable(self, partition: int) -> int | None:

@@ -73,6 +73,19 @@ def test_nothing_observed_nothing_committable() -> None:
     assert OffsetTracker().committable(3) is None
 
 
+def test_a_batch_hands_over_in_order_before_any_is_finished() -> None:
+    tracker = OffsetTracker()
+    seen = [tracker.observe(0, 1, offset, 10) for offset in (10, 11, 12, 11)]
+
+    assert [(o.verdict, o.missing_from) for o in seen] == [
+        (NEW, None),
+        (NEW, None),
+        (NEW, None),
+        (REPEAT, None),
+    ]
+    assert tracker.committable(0) == 10  # nothing finished yet
+
+
 def test_an_unfinished_record_holds_the_commit_back() -> None:
     tracker = OffsetTracker()
     for offset in (10, 11, 12):
