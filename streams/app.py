@@ -33,9 +33,10 @@ Workarounds of Faust behaviour, each tied to its cause:
   they are in the same transaction as the outputs (and durable before the
   records' offsets are acked); :class:`BatchEvents` gives each read and write
   of a batch the partition Faust's RocksDB store expects.
-* Fetch stalls: Faust sleeps a second when every partition's stream buffer is
-  full, and its consumer long-polls 1.5 s; both are shortened, see
-  :class:`GuardedConsumer` and :class:`ShortPollConsumerThread`.
+* Commits past unfinished records: Faust commits the first run of acked
+  offsets wherever it starts, and acks records it skips in a rebalance;
+  :meth:`GuardedConsumer._new_offset` caps each commit at the first raw offset
+  the agent has not finished, and missing records are fetched again.
 * Exactly-once with RocksDB: Faust writes table values to RocksDB as they are
   set, outside the Kafka transaction, so after a crash the local store may hold
   writes of an aborted transaction (a dedup entry whose outputs were never
@@ -61,7 +62,6 @@ from typing import Any, Final, cast
 import faust
 import faust.streams as faust_streams
 from faust.transport.consumer import TransactionManager
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 from faust.types import TP, ConsumerT, EventT, ProducerT, RecordMetadata
@@ -85,11 +85,6 @@ log = logging.getLogger(__name__)
 #: ``message.max.bytes`` (1 MiB).
 PRODUCER_MAX_BATCH_BYTES: Final = 512 * 1024
 PRODUCER_MAX_REQUEST_BYTES: Final = 1000 * 1024
-
-#: Longest wait of the consumer for records (see :class:`ShortPollConsumerThread`), and of
-#: Faust's fetcher for the partitions it can fetch (see :class:`GuardedConsumer`).
-FETCH_MAX_WAIT_MS: Final = 100
-FETCH_POLL_SECONDS: Final = 0.1
 
 
 class IdempotentProducer(AIOKafkaProducer):
@@ -127,23 +122,6 @@ class ReassigningTransactionManager(TransactionManager):
         await super().on_rebalance(assigned, revoked, newly_assigned)
 
 
-class ShortPollConsumerThread(AIOKafkaConsumerThread):
-    """Faust's consumer thread, whose aiokafka consumer long-polls for at most
-    :data:`FETCH_MAX_WAIT_MS` instead of Faust's fixed 1.5 s.
-
-    aiokafka keeps one fetch request per broker in flight, for the partitions
-    that have no fetched records left at the time. When those happen to be
-    idle (Faust's assignor topic always is), the request waits the whole
-    long-poll, and partitions drained meanwhile, with records waiting on the
-    broker, are not fetched before it returns.
-    """
-
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
-        return consumer
-
-
 class GuardedConsumer(AIOKafkaConsumer):
     """Faust's consumer, whose offset commits wait for the record being processed.
 
@@ -154,18 +132,12 @@ class GuardedConsumer(AIOKafkaConsumer):
     Holding :attr:`BridgeApp.processing_guard` around each batch and each
     commit keeps every transaction to whole batches.
 
-    Its fetcher also never idles while records wait on the broker. Faust stops
-    fetching a partition whose stream buffer is full and looks again only
-    after a whole second (or its aiokafka consumer long-polls the partitions
-    left, for up to 1.5 s, while the drained ones cannot be fetched until that
-    request returns): a worker that reads a backlog in batches idled about a
-    second every few thousand records. See :meth:`_wait_next_records` and
-    :class:`ShortPollConsumerThread`.
+    Its commits also never name a raw offset the agent has not finished
+    (see :meth:`_new_offset` and :mod:`streams.offsets`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._buffer_drained = asyncio.Event()
         self.transactions = ReassigningTransactionManager(
             self.transport,
             consumer=self,
@@ -198,29 +170,6 @@ class GuardedConsumer(AIOKafkaConsumer):
         if cap is None or (committed is not None and cap <= committed):
             return None
         return min(offset, cap)
-
-    def on_buffer_drop(self, tp: TP) -> None:
-        super().on_buffer_drop(tp)
-        self._buffer_drained.set()
-
-    async def _wait_next_records(
-        self,
-        timeout: float,  # noqa: ASYNC109 - Faust's signature
-    ) -> tuple[Any, set[TP] | None]:
-        if self.flow_active and not self.app.client_only and not self._get_active_partitions():
-            # Faust would sleep 1 s here; wake up at the first drained buffer instead.
-            self._buffer_drained.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await self._buffer_drained.wait()
-        # Faust waits up to 1 s for records of the partitions fetchable *now*; a partition
-        # whose buffer drains meanwhile would wait for the next call.
-        wait = min(timeout, FETCH_POLL_SECONDS)
-        records: tuple[Any, set[TP] | None] = await super()._wait_next_records(wait)
-        return records
-
-    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
-        return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         """The end offsets of ``partitions`` as the broker reports them now.
