@@ -26,9 +26,9 @@ RATE = 20.0
 JOIN_AT, LEAVE_AT = 0.2, 0.6  # fractions of the distinct events already out
 
 
-# exactly_once is left out: after the partitions move back, a transaction's derived status was
-# once found stale (approved expected, pending kept; 1 run in 3), an open defect of the
-# exactly-once table recovery described in RELIABILITY.md. It is not claimed until fixed.
+# exactly_once is left out: across a rebalance it has kept a stale status and missed outputs of
+# records delivered while the group rebalanced (RELIABILITY.md, open problems). It is not claimed
+# until fixed.
 @pytest.mark.parametrize("mode", [m for m in MODES if m != EXACTLY_ONCE])
 async def test_worker_joins_and_leaves_mid_stream(
     kafka_bootstrap: str, tmp_path: Path, mode: str
