@@ -147,7 +147,7 @@ class ShortPollConsumerThread(AIOKafkaConsumerThread):
 
 
 class GuardedConsumer(AIOKafkaConsumer):
-    """Faust's consumer, whose offset commits wait for the record being processed.
+    """Faust's consumer, whose offset commits wait for the batch being processed.
 
     Faust commits from its own task while the agent runs. Under exactly-once, a
     commit that lands between a record's output sends and its ack puts those
@@ -190,7 +190,7 @@ class GuardedConsumer(AIOKafkaConsumer):
         if offset is None or tp.topic != app.raw_topic:
             return offset
         cap = app.offsets.committable(tp.partition)
-        committed = self._committed_offset.get(tp)
+        committed = self.committed(tp)
         if cap is None or (committed is not None and cap <= committed):
             return None
         return min(offset, cap)
@@ -500,7 +500,7 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         async with contextlib.aclosing(source):
             async for batch in source:
                 async with app.processing_guard:
-                    fresh = await _fresh(app, settings.topics.raw, batch)
+                    fresh = await _fresh(app, batch)
                     if fresh:
                         events.start(fresh)
                         await processor.process([raw_record(event.message) for event in fresh])
@@ -534,7 +534,7 @@ async def _while_flowing(
         yield event
 
 
-async def _fresh(app: BridgeApp, raw_topic: str, batch: Sequence[EventT[Any]]) -> list[EventT[Any]]:
+async def _fresh(app: BridgeApp, batch: Sequence[EventT[Any]]) -> list[EventT[Any]]:
     """The events of ``batch`` not finished yet (see :mod:`streams.offsets`).
 
     Records missing before one of them are fetched again: the partition is
@@ -544,7 +544,7 @@ async def _fresh(app: BridgeApp, raw_topic: str, batch: Sequence[EventT[Any]]) -
     fresh = []
     for event in batch:
         message = event.message
-        tp = TP(raw_topic, message.partition)
+        tp = TP(app.raw_topic, message.partition)
         generation = -1 if message.generation_id is None else message.generation_id
         committed = cast(GuardedConsumer, app.consumer).committed(tp)
         seen = app.offsets.observe(message.partition, generation, message.offset, committed)

@@ -154,10 +154,6 @@ class Processor:
 
         await self._complete(self.decide(records), retried)
 
-    async def handle_reliably(self, record: RawRecord) -> None:
-        """:meth:`process` for one record."""
-        await self.process([record])
-
     async def handle(self, record: RawRecord) -> None:
         """Decide one record and make it durable, once: errors propagate and the
         record's staged writes are dropped (for tests of a single attempt)."""
@@ -208,11 +204,7 @@ class Processor:
                 await asyncio.sleep(min(self.retry_backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
 
     async def _send(self, batch: Batch) -> None:
-        sends = [self.sender.send(outputs, p) for p, outputs in batch.outputs.items()]
-        if len(sends) == 1:
-            await sends[0]
-        elif sends:
-            await asyncio.gather(*sends)
+        await asyncio.gather(*(self.sender.send(o, p) for p, o in batch.outputs.items()))
 
     async def _flush_states(self) -> None:
         if self.metrics is None:

@@ -23,7 +23,7 @@ from simulator.delivery import Delivery, DeliveryPlan, deliver
 from simulator.lifecycle import Event
 from tests.reliability.deployment import Deployment
 from tests.reliability.outputs import Record, collect
-from tests.reliability.stream import UNTIL_ACCEPTED, Stream
+from tests.reliability.stream import UNTIL_ACCEPTED, PipelineResult, Stream
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,23 @@ class ProbeResult:
             "advanced_transactions": self.advanced,
             "previous_status_wrong": wrong + self.advanced - len(self.previous_status),
         }
+
+
+def assert_pipeline_intact(
+    outcome: PipelineResult, probe: ProbeResult, *, exactly_once: bool
+) -> None:
+    """What every fault test of the stream checks once the stream is through: nothing lost
+    or invented, statuses right, no DLQ, no repeats under exactly-once, both tables intact."""
+    assert outcome.tally.lost == 0, outcome.tally.missing[:10]
+    assert not outcome.tally.unexpected, outcome.tally.unexpected[:10]
+    assert not outcome.status_mismatches, outcome.status_mismatches
+    assert outcome.dlq_records == 0
+    if exactly_once:
+        assert outcome.tally.duplicates == 0, outcome.to_dict()
+    assert probe.outputs_after_redelivery == 0, probe.to_dict()
+    assert probe.advanced > 0
+    assert probe.previous_status == dict.fromkeys(probe.previous_status, "approved")
+    assert len(probe.previous_status) == probe.advanced, probe.to_dict()
 
 
 async def probe_tables(deployment: Deployment, stream: Stream, records_before: int) -> ProbeResult:

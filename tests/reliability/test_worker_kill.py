@@ -18,7 +18,7 @@ import pytest
 
 from tests.reliability import results
 from tests.reliability.deployment import EXACTLY_ONCE, MODES, Deployment
-from tests.reliability.probe import probe_tables
+from tests.reliability.probe import assert_pipeline_intact, probe_tables
 from tests.reliability.procs import BridgeProcess
 from tests.reliability.stream import Stream, pipeline_result, report_figures, wait_for_progress
 
@@ -65,16 +65,7 @@ async def test_worker_killed_twice_mid_stream(
             "probe": probe.to_dict(),
         },
     )
-    assert outcome.tally.lost == 0, outcome.tally.missing[:10]
-    assert not outcome.tally.unexpected, outcome.tally.unexpected[:10]
-    assert not outcome.status_mismatches, outcome.status_mismatches
-    assert outcome.dlq_records == 0
-    if mode == EXACTLY_ONCE:
-        assert outcome.tally.duplicates == 0, outcome.to_dict()
-    assert probe.outputs_after_redelivery == 0, probe.to_dict()
-    assert probe.advanced > 0
-    assert probe.previous_status == dict.fromkeys(probe.previous_status, "approved")
-    assert len(probe.previous_status) == probe.advanced, probe.to_dict()
+    assert_pipeline_intact(outcome, probe, exactly_once=mode == EXACTLY_ONCE)
 
 
 async def _kill_and_restart(worker: BridgeProcess) -> None:

@@ -321,7 +321,7 @@ async def test_send_errors_are_retried_until_they_succeed() -> None:
         CONFIG, MemoryTable(), MemoryTable(), sender, sweep_interval_ms=1, retry_backoff_s=0.001
     )
 
-    await worker.handle_reliably(record(approved()))
+    await worker.process([record(approved())])
 
     assert [o.kind for o in sender.sent] == [OutputKind.EVENT, OutputKind.STATUS]
 
@@ -335,7 +335,7 @@ async def test_a_record_that_cannot_be_decided_goes_to_the_dlq() -> None:
         raise RuntimeError("bug")
 
     worker._decide = broken  # type: ignore[method-assign,assignment]
-    await worker.handle_reliably(record(approved(), offset=9))
+    await worker.process([record(approved(), offset=9)])
 
     (dead,) = sender.sent
     assert (dead.kind, dead.value) == (OutputKind.DLQ, approved())
