@@ -30,7 +30,7 @@ from ingress.errors import (
     UnknownEndpoint,
 )
 from ingress.middleware import OUTCOME, accepted_response, error_response, json_response
-from ingress.records import record_of
+from ingress.records import Delivery, record_for
 from ingress.source import allowed, client_address
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
     secrets = _secrets(endpoint, context)
     body = await _read_body(request, context)
     timestamp = _verify(request, body, secrets, context)
-    record = record_of(endpoint, body, timestamp, received_at_ms, context.settings.topics)
+    delivery = Delivery(endpoint, body, timestamp, received_at_ms)
+    record = record_for(delivery, context.settings.topics)
     await context.publisher.publish(record)
     request[OUTCOME] = record.kind
     if record.kind == "dlq":

@@ -31,49 +31,29 @@ class Delivery:
 
 def record_for(delivery: Delivery, topics: Topics) -> Record:
     """The raw-topic record of a signed delivery, or its DLQ record if it is no event."""
-    return record_of(
-        delivery.endpoint,
-        delivery.body,
-        delivery.signature_timestamp,
-        delivery.received_at_ms,
-        topics,
-    )
-
-
-def record_of(
-    endpoint: str, body: bytes, signature_timestamp: int, received_at_ms: int, topics: Topics
-) -> Record:
-    """:func:`record_for` of ``Delivery(endpoint, body, ...)``, without building the Delivery.
-
-    The headers are the pairs ``headers.encode`` gives, written out: each value is
-    ``str(value).encode()``.
-    """
+    common: dict[str, str | int] = {
+        headers.ENDPOINT: delivery.endpoint,
+        headers.SIGNATURE_TIMESTAMP: delivery.signature_timestamp,
+        headers.RECEIVED_AT_MS: delivery.received_at_ms,
+    }
     try:
-        envelope = parse(body)
+        envelope = parse(delivery.body)
     except MalformedEvent as exc:
         return Record(
             topic=topics.dlq,
             key=None,
-            value=body,
-            headers=[
-                (headers.ENDPOINT, endpoint.encode()),
-                (headers.SIGNATURE_TIMESTAMP, str(signature_timestamp).encode()),
-                (headers.RECEIVED_AT_MS, str(received_at_ms).encode()),
-                (headers.ERROR, exc.code.encode()),
-                (headers.ERROR_DETAIL, exc.detail.encode()),
-            ],
+            value=delivery.body,
+            headers=headers.encode(
+                {**common, headers.ERROR: exc.code, headers.ERROR_DETAIL: exc.detail}
+            ),
             kind="dlq",
         )
     return Record(
         topic=topics.raw,
         key=envelope.key.encode(),
-        value=body,
-        headers=[
-            (headers.EVENT_NAME, envelope.name.encode()),
-            (headers.ENDPOINT, endpoint.encode()),
-            (headers.SIGNATURE_TIMESTAMP, str(signature_timestamp).encode()),
-            (headers.RECEIVED_AT_MS, str(received_at_ms).encode()),
-            (headers.DEDUP_KEY, envelope.dedup_key.encode()),
-        ],
+        value=delivery.body,
+        headers=headers.encode(
+            {headers.EVENT_NAME: envelope.name, **common, headers.DEDUP_KEY: envelope.dedup_key}
+        ),
         kind="raw",
     )
