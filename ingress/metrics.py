@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+M = TypeVar("M", Counter, Histogram)
 
 _PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -17,25 +20,17 @@ class IngressMetrics:
     publish_seconds: Histogram
     producer_ready: Gauge
     #: Bound children of ``requests`` per (endpoint, outcome): both come from small fixed sets.
-    _request_children: dict[tuple[str, str], Counter] = field(default_factory=dict, repr=False)
+    _request_children: dict[tuple[str, ...], Counter] = field(default_factory=dict, repr=False)
     #: Bound children of ``publish_seconds`` per topic kind (``raw`` or ``dlq``).
-    _publish_children: dict[str, Histogram] = field(default_factory=dict, repr=False)
+    _publish_children: dict[tuple[str, ...], Histogram] = field(default_factory=dict, repr=False)
 
     def count_request(self, endpoint: str, outcome: str) -> None:
         """``requests.labels(endpoint, outcome).inc()`` without the per-call label lookup."""
-        child = self._request_children.get((endpoint, outcome))
-        if child is None:
-            child = self._request_children[(endpoint, outcome)] = self.requests.labels(
-                endpoint, outcome
-            )
-        child.inc()
+        _bound(self._request_children, self.requests, endpoint, outcome).inc()
 
     def observe_publish(self, topic_kind: str, seconds: float) -> None:
         """``publish_seconds.labels(topic_kind).observe(seconds)`` without the label lookup."""
-        child = self._publish_children.get(topic_kind)
-        if child is None:
-            child = self._publish_children[topic_kind] = self.publish_seconds.labels(topic_kind)
-        child.observe(seconds)
+        _bound(self._publish_children, self.publish_seconds, topic_kind).observe(seconds)
 
     @classmethod
     def create(cls) -> IngressMetrics:
@@ -67,3 +62,11 @@ class IngressMetrics:
                 registry=registry,
             ),
         )
+
+
+def _bound(children: dict[tuple[str, ...], M], metric: M, *labels: str) -> M:
+    """``metric.labels(*labels)``, looked up once per label values and kept in ``children``."""
+    child = children.get(labels)
+    if child is None:
+        child = children[labels] = metric.labels(*labels)
+    return child
