@@ -72,11 +72,6 @@ class StagedTable:
         self.table = table
         self._staged: dict[bytes, Write] = {}
 
-    @property
-    def pending(self) -> int:
-        """How many keys have a staged write."""
-        return len(self._staged)
-
     def get(self, key: bytes, partition: int | None = None) -> bytes | None:
         staged = self._staged.get(key)
         if staged is not None:
