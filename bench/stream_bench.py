@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench import corpus, kafka_admin
 from bench.util import (
     RESULTS,
+    ROOT,
     Sampler,
     bridge_environ,
     check_loopback,
@@ -56,7 +57,7 @@ RESULTS_PROFILES = RESULTS / "profiles"
 CONTENDERS = ("plain", "ours", "quix")
 #: Not targets: ``ours-batch1`` is the worker with ``BATCH_MAX_RECORDS=1`` (one record
 #: made durable at a time, as before batching); ``faust-floor*`` read and do nothing.
-EXPERIMENTS = ("ours-batch1", "faust-floor", "faust-floor-take")
+EXPERIMENTS = ("ours-tree", "ours-batch1", "faust-floor", "faust-floor-take")
 WINDOW_MS = 72 * 3600 * 1000
 EVENTS_PER_TRANSACTION = 4.6  # deliveries per simulated transaction with 20 % duplicates
 
@@ -75,6 +76,8 @@ class Options:
     timeout: float = 600.0
     #: Record each contender with py-spy into bench/results/profiles/stream-<contender>.txt.gz.
     profile: bool = False
+    #: Experiment: the source tree the contender ``ours-tree`` runs the worker from.
+    ours_tree: Path | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,6 +92,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="of: " + ", ".join(CONTENDERS + EXPERIMENTS),
     )
     parser.add_argument("--profile", action="store_true", help="py-spy each contender")
+    parser.add_argument(
+        "--ours-tree",
+        type=Path,
+        default=None,
+        help="experiment: also run the worker of another source tree as 'ours-tree' "
+        "(e.g. a `git archive` of an older commit), to measure a change",
+    )
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -103,6 +113,7 @@ def options_from(args: argparse.Namespace) -> Options:
         watcher_cpus=None if args.no_pin else {1},
         contenders=tuple(c.strip() for c in args.contenders.split(",")),
         profile=bool(getattr(args, "profile", False)),
+        ours_tree=None if args.ours_tree is None else args.ours_tree.resolve(),
     )
 
 
@@ -273,9 +284,15 @@ def _run_contender(
     if ours:  # its table changelogs, made as the docs say
         _create_contract_topics(options, data.topics.prefix, app_id=tag)
     command, env = _contender_command(contender, tag, options, data, quix_topics, Path(tmp))
+    cwd = ROOT
+    if contender == "ours-tree" and options.ours_tree is not None:
+        env["PYTHONPATH"] = str(options.ours_tree)
+        cwd = options.ours_tree
     with servers() as started:
         started_ms = time.time() * 1000
-        server = start_process(tag, pinned(command, options.worker_cpus), env, Path(tmp) / "logs")
+        server = start_process(
+            tag, pinned(command, options.worker_cpus), env, Path(tmp) / "logs", cwd=cwd
+        )
         started.append(server)
         spy = _py_spy(server.pid, contender) if options.profile else None
         with Sampler(server.pid, interval=0.1) as sampler:

@@ -48,6 +48,20 @@ def doc(description: str, **extra: Any) -> dict[str, Any]:
     return {"description": description, **extra}
 
 
+_LAYOUTS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _layout(cls: type) -> tuple[tuple[str, bool], ...]:
+    """Each field's name and whether it is left out when ``None``, in order (cached)."""
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        layout = tuple(
+            (item.name, bool(item.metadata.get("omit_if_none", False))) for item in fields(cls)
+        )
+        _LAYOUTS[cls] = layout
+    return layout
+
+
 class _Record:
     """Serialization shared by the output records."""
 
@@ -55,11 +69,11 @@ class _Record:
 
     def to_dict(self) -> dict[str, Any]:
         document: dict[str, Any] = {}
-        for item in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, item.name)
-            if value is None and item.metadata.get("omit_if_none", False):
+        for name, omit_if_none in _layout(type(self)):
+            value = getattr(self, name)
+            if value is None and omit_if_none:
                 continue
-            document[item.name] = value
+            document[name] = value
         return document
 
     def to_json(self) -> bytes:

@@ -63,11 +63,12 @@ from typing import Any, Final, cast
 
 import faust
 import faust.streams as faust_streams
+from faust.exceptions import ProducerSendError
 from faust.transport.consumer import TransactionManager
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
-from faust.types import TP, ConsumerT, EventT, ProducerT, RecordMetadata
+from faust.types import TP, ConsumerT, EventT, ProducerT
 from faust.types.transports import TPorTopicSet
 from mode.utils.queues import ThrowableQueue
 
@@ -93,11 +94,77 @@ PRODUCER_MAX_BATCH_BYTES: Final = 512 * 1024
 PRODUCER_MAX_REQUEST_BYTES: Final = 1000 * 1024
 
 
+#: A record to send: topic, key, value (``None``: a tombstone), headers.
+Record = tuple[str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]]
+
+
 class IdempotentProducer(AIOKafkaProducer):
-    """Faust's aiokafka producer with ``enable_idempotence`` on in every mode."""
+    """Faust's aiokafka producer with ``enable_idempotence`` on in every mode.
+
+    :meth:`send_batches` sends many records to one partition number as whole
+    producer batches: Faust's ``send`` hands aiokafka one record at a time,
+    which costs about twice the CPU per record.
+    """
 
     def _settings_extra(self) -> Mapping[str, Any]:
         return {"acks": "all", "enable_idempotence": True}
+
+    async def send_batches(
+        self, records: Sequence[Record], partition: int, transactional_id: str | None
+    ) -> list[Sent]:
+        """Send ``records`` to ``partition`` of their topics and wait for every ack.
+
+        Per topic, in order, as few batches as fit aiokafka's batch size; under
+        exactly-once with the transactional producer of ``transactional_id``
+        (as Faust's ``send``, holding its lock for that id).
+        """
+        if transactional_id is None:
+            return await self._send_batches(self._ensure_producer(), records, partition)
+        producer = self._transaction_producers.get(transactional_id)
+        if producer is None:
+            raise ProducerSendError(f"No transaction producer found for : {transactional_id}")
+        async with self._trn_locks[transactional_id]:
+            return await self._send_batches(producer, records, partition)
+
+    @staticmethod
+    async def _send_batches(producer: Any, records: Sequence[Record], partition: int) -> list[Sent]:
+        by_topic: dict[str, list[Record]] = {}
+        for record in records:
+            by_topic.setdefault(record[0], []).append(record)
+        pending = []
+        for topic, group in by_topic.items():
+            for builder, count in _builders(producer, group):
+                future = await producer.send_batch(builder, topic, partition=partition)
+                pending.append((future, count))
+        sent = await asyncio.gather(*(future for future, _ in pending))
+        return [
+            Sent(meta.topic, meta.partition, meta.offset + count - 1)
+            for meta, (_, count) in zip(sent, pending, strict=True)
+        ]
+
+
+def _builders(producer: Any, records: Sequence[Record]) -> Iterator[tuple[Any, int]]:
+    """aiokafka batch builders holding ``records`` in order, each with its record count."""
+    builder, count = producer.create_batch(), 0
+    for _, key, value, headers in records:
+        record = {"key": key, "value": value, "timestamp": None, "headers": list(headers)}
+        if builder.append(**record) is None:  # full: the first record always fits
+            builder.close()
+            yield builder, count
+            builder, count = producer.create_batch(), 0
+            builder.append(**record)
+        count += 1
+    builder.close()
+    yield builder, count
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A producer batch acknowledged by the broker: the offset of its last record."""
+
+    topic: str
+    partition: int
+    last_offset: int
 
 
 class ReassigningTransactionManager(TransactionManager):
@@ -258,10 +325,6 @@ class BridgeApp(faust.App):
         )
 
 
-#: A record to send: topic, key, value (``None``: a tombstone), headers.
-Record = tuple[str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]]
-
-
 class RecordSender:
     """Sends records to one partition and waits for every ack.
 
@@ -276,16 +339,10 @@ class RecordSender:
         self.raw_topic = raw_topic
         self.exactly_once = exactly_once
 
-    async def send(self, records: Sequence[Record], partition: int) -> list[RecordMetadata]:
-        producer = self.app.producer
+    async def send(self, records: Sequence[Record], partition: int) -> list[Sent]:
+        producer = cast(IdempotentProducer, self.app.producer)
         transactional_id = self._transactional_id(partition) if self.exactly_once else None
-        pending = [
-            await producer.send(
-                topic, key, value, partition, None, list(headers), transactional_id=transactional_id
-            )
-            for topic, key, value, headers in records
-        ]
-        return list(await asyncio.gather(*pending))
+        return await producer.send_batches(records, partition, transactional_id)
 
     def _transactional_id(self, partition: int) -> str:
         # The id faust's TransactionManager.commit uses for this raw partition.
@@ -375,10 +432,10 @@ class ChangelogTable:
         sent = await asyncio.gather(
             *(self._write(partition, group) for partition, group in by_partition.items())
         )
-        for metadata in sent:
-            self._persisted(max(metadata, key=lambda m: m.offset))
+        for batches in sent:
+            self._persisted(max(batches, key=lambda b: b.last_offset))
 
-    async def _write(self, partition: int, writes: Sequence[Write]) -> list[RecordMetadata]:
+    async def _write(self, partition: int, writes: Sequence[Write]) -> list[Sent]:
         data = self.table.data
         with self.events.acting_for(partition):
             for write in writes:
@@ -389,13 +446,13 @@ class ChangelogTable:
         topic = self.table.changelog_topic.get_topic_name()
         return await self.sender.send([(topic, w.key, w.value, ()) for w in writes], partition)
 
-    def _persisted(self, last: RecordMetadata) -> None:
+    def _persisted(self, last: Sent) -> None:
         # As faust's Table._on_changelog_sent, once per partition and write.
         tp = TP(last.topic, last.partition)
         if self.table.app.in_transaction:
-            self.table.app.tables.persist_offset_on_commit(self.table.data, tp, last.offset)
+            self.table.app.tables.persist_offset_on_commit(self.table.data, tp, last.last_offset)
         else:
-            self.table.data.set_persisted_offset(tp, last.offset)
+            self.table.data.set_persisted_offset(tp, last.last_offset)
 
 
 @dataclass

@@ -7,6 +7,7 @@ two spellings of one instant compare equal.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 
@@ -29,5 +30,11 @@ def parse_ms(text: object) -> int | None:
 
 def iso_ms(epoch_ms: int) -> str:
     """``2024-02-19T11:48:10.408Z`` for an epoch-milliseconds instant."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    seconds, millis = divmod(epoch_ms, 1000)
+    return f"{_iso_second(seconds)}{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(epoch_s: int) -> str:
+    # The worker formats each event's receive time; events come seconds apart at most.
+    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")

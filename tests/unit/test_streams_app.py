@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import faust
 import pytest
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatch
 
 from common.config import Env
 from common.kafka import KafkaSettings
@@ -89,3 +91,37 @@ def test_raw_record_from_a_faust_message() -> None:
     assert (record.key, record.value, record.partition, record.offset) == (b"k", b"v", 2, 7)
     assert record.headers == (("fedapay-event", b"transaction.approved"),)
     assert record.timestamp_ms == 1708343290408
+
+
+class _Producer:
+    """What :func:`app._builders` uses of aiokafka's producer: batches of a small size."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+    def create_batch(self) -> BatchBuilder:
+        return BatchBuilder(self.batch_size, compression_type=0, is_transactional=False)
+
+
+def test_records_fill_batches_in_order_and_overflow_into_new_ones() -> None:
+    records: list[app.Record] = [
+        ("t", f"k{i}".encode(), b"v" * 300, [("h", b"x")]) for i in range(10)
+    ]
+    records.append(("t", b"tombstone", None, ()))
+
+    built = list(app._builders(_Producer(batch_size=1024), records))
+
+    assert [count for _, count in built] == [3, 3, 3, 2]
+    keys = [
+        record.key for builder, _ in built for record in DefaultRecordBatch(bytes(builder._build()))
+    ]
+    assert keys == [record[1] for record in records]
+    assert all(builder.closed() for builder, _ in built)
+
+
+def test_a_record_larger_than_a_batch_gets_a_batch_of_its_own() -> None:
+    records: list[app.Record] = [("t", b"big", b"v" * 5000, ()), ("t", b"small", b"v", ())]
+
+    built = list(app._builders(_Producer(batch_size=1024), records))
+
+    assert [count for _, count in built] == [1, 1]
