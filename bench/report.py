@@ -78,8 +78,7 @@ def _conditions(
             (
                 f"{name} run",
                 f"started {c['started_at']}; load average {c['load_average_at_start']} at start, "
-                f"{c.get('load_average_at_end')} at end (the run's own processes included; "
-                "other helpers' tests shared the 2 cores at times)",
+                f"{c.get('load_average_at_end')} at end (the run's own processes included)",
             )
         )
     lines = ["### Conditions", "", "| | |", "|---|---|"]

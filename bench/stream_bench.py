@@ -113,8 +113,12 @@ def options_from(args: argparse.Namespace) -> Options:
         watcher_cpus=None if args.no_pin else {1},
         contenders=tuple(c.strip() for c in args.contenders.split(",")),
         profile=bool(getattr(args, "profile", False)),
-        ours_tree=None if args.ours_tree is None else args.ours_tree.resolve(),
+        ours_tree=_resolved(getattr(args, "ours_tree", None)),
     )
+
+
+def _resolved(path: Path | None) -> Path | None:
+    return None if path is None else path.resolve()
 
 
 @dataclass(frozen=True)
