@@ -328,10 +328,11 @@ class BridgeApp(faust.App):
 class RecordSender:
     """Sends records to one partition and waits for every ack.
 
-    Straight to the producer, not through Faust's producer buffer (which sends
-    its records one at a time from a background task). Under exactly-once each
-    record goes with the transactional id of the raw partition being
-    processed: the one Faust commits that partition's offsets with.
+    Straight to the producer as whole batches (:meth:`IdempotentProducer.send_batches`),
+    not through Faust's producer buffer (which sends its records one at a time
+    from a background task). Under exactly-once each record goes with the
+    transactional id of the raw partition being processed: the one Faust
+    commits that partition's offsets with.
     """
 
     def __init__(self, app: faust.App, raw_topic: str, exactly_once: bool) -> None:
