@@ -73,7 +73,7 @@ from faust.types.transports import TPorTopicSet
 from mode.utils.queues import ThrowableQueue
 
 from common.kafka import KafkaSettings
-from streams import batching, tables, web
+from streams import batching, staging, tables, web
 from streams.metric_store import MetricStore
 from streams.offsets import OffsetTracker, Verdict
 from streams.pipeline import Output, PipelineConfig, RawRecord
@@ -335,9 +335,8 @@ class RecordSender:
     commits that partition's offsets with.
     """
 
-    def __init__(self, app: faust.App, raw_topic: str, exactly_once: bool) -> None:
+    def __init__(self, app: BridgeApp, exactly_once: bool) -> None:
         self.app = app
-        self.raw_topic = raw_topic
         self.exactly_once = exactly_once
 
     async def send(self, records: Sequence[Record], partition: int) -> list[Sent]:
@@ -347,7 +346,7 @@ class RecordSender:
 
     def _transactional_id(self, partition: int) -> str:
         # The id faust's TransactionManager.commit uses for this raw partition.
-        group = self.app.assignor.group_for_topic(self.raw_topic)
+        group = self.app.assignor.group_for_topic(self.app.raw_topic)
         return f"{self.app.conf.id}-{group}-{partition}"
 
 
@@ -437,13 +436,8 @@ class ChangelogTable:
             self._persisted(max(batches, key=lambda b: b.last_offset))
 
     async def _write(self, partition: int, writes: Sequence[Write]) -> list[Sent]:
-        data = self.table.data
         with self.events.acting_for(partition):
-            for write in writes:
-                if write.value is None:
-                    data.pop(write.key, None)
-                else:
-                    data[write.key] = write.value
+            staging.apply(writes, self.table.data)
         topic = self.table.changelog_topic.get_topic_name()
         return await self.sender.send([(topic, w.key, w.value, ()) for w in writes], partition)
 
@@ -517,7 +511,7 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         partitions=partitions,
     )
     events = BatchEvents()
-    records = RecordSender(app, settings.topics.raw, settings.exactly_once)
+    records = RecordSender(app, settings.exactly_once)
     seen = app.Table(tables.DEDUP, key_type=bytes, value_type=bytes, partitions=partitions)
     states = app.Table(tables.TRANSACTIONS, key_type=bytes, value_type=bytes, partitions=partitions)
     windows = app.Table(tables.METRICS, key_type=bytes, value_type=bytes, partitions=partitions)

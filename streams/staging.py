@@ -15,7 +15,7 @@ make the restarted worker drop the delivery as a duplicate.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,6 +28,15 @@ class Write:
     key: bytes
     #: ``None`` deletes the key (a changelog tombstone).
     value: bytes | None
+
+
+def apply(writes: Iterable[Write], data: MutableMapping[bytes, bytes]) -> None:
+    """Make ``writes`` in ``data``, in order (a ``None`` value deletes the key)."""
+    for write in writes:
+        if write.value is None:
+            data.pop(write.key, None)
+        else:
+            data[write.key] = write.value
 
 
 class DurableTable(Protocol):
@@ -58,11 +67,7 @@ class MemoryTable:
         return list(self.data.items())
 
     async def write(self, writes: Sequence[Write]) -> None:
-        for write in writes:
-            if write.value is None:
-                self.data.pop(write.key, None)
-            else:
-                self.data[write.key] = write.value
+        apply(writes, self.data)
 
 
 class StagedTable:
