@@ -10,6 +10,13 @@ the partition's committed offset, and :meth:`OffsetTracker.committable` caps
 every commit at the first one it has not finished. A record missing from the
 stream is fetched again (the caller seeks back to it); a record handed over a
 second time is recognised and skipped.
+
+A generation whose partition has no committed offset *yet* (Faust learns it
+only when it seeks the partition to it, after the stream may already have
+handed records over) starts its count at the first record handed over. Such a
+start is not a commit: a lower offset handed over later was never handed over
+in this generation (Faust dropped it while flow control was suspended, then
+sought back), so it is new, and the count moves down to it.
 """
 
 from __future__ import annotations
@@ -37,6 +44,19 @@ class _Partition:
     done: set[int] = field(default_factory=set)
     #: The offset a re-fetch was asked from (one request per gap).
     refetch: int | None = None
+    #: True when the count started at the committed offset (below it is done), False when
+    #: it started at the first record handed over (below it is unknown).
+    anchored: bool = True
+    #: Where the count started (moved down with an unanchored start).
+    start: int = 0
+
+    def extend_down(self, offset: int) -> None:
+        """Start the count at ``offset``, below the unanchored start: what was finished
+        since the old start stays finished."""
+        finished = range(self.start, self.frontier)
+        self.handed.update(finished)
+        self.done.update(finished)
+        self.start = self.frontier = self.contiguous = offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +83,12 @@ class OffsetTracker:
         state = self._partitions.get(partition)
         if state is None or state.generation != generation:
             start = offset if committed is None else committed
-            state = self._partitions[partition] = _Partition(generation, start, start)
+            state = _Partition(
+                generation, start, start, anchored=committed is not None, start=start
+            )
+            self._partitions[partition] = state
+        if offset < state.start and _never_handed(state, offset, committed):
+            state.extend_down(offset)
         if offset < state.frontier or offset in state.handed:
             return Observation(Verdict.REPEAT)
         state.handed.add(offset)
@@ -89,3 +114,9 @@ class OffsetTracker:
         """The highest offset a commit of ``partition`` may name (its first unfinished)."""
         state = self._partitions.get(partition)
         return None if state is None else state.frontier
+
+
+def _never_handed(state: _Partition, offset: int, committed: int | None) -> bool:
+    """Whether ``offset``, below the count's start, cannot have been handed over in this
+    generation: the count did not start at a commit, and ``offset`` is not below one."""
+    return not state.anchored and (committed is None or offset >= committed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.offsets import OffsetTracker, Verdict
+from streams.offsets import Observation, OffsetTracker, Verdict
 
 NEW, REPEAT = Verdict.NEW, Verdict.REPEAT
 
@@ -94,3 +94,38 @@ def test_an_unfinished_record_holds_the_commit_back() -> None:
     tracker.finished(0, 12)
 
     assert tracker.committable(0) == 11
+
+
+def test_records_below_a_start_without_commit_are_new() -> None:
+    """A generation whose committed offset is not known yet starts at the first record handed
+    over; Faust may hand over earlier ones afterwards (dropped while its flow control was
+    suspended, then sought back to): they were never handed over, so they are new, and the
+    commit waits for them."""
+    tracker = OffsetTracker()
+    for offset in (13, 14):
+        assert tracker.observe(0, 2, offset, None).verdict is NEW
+        tracker.finished(0, offset)
+    assert tracker.committable(0) == 15
+
+    assert tracker.observe(0, 2, 10, 10).verdict is NEW  # the committed offset is known now
+    assert tracker.committable(0) == 10
+    tracker.finished(0, 10)
+    assert [tracker.observe(0, 2, offset, 10).verdict for offset in (11, 12, 13, 14)] == [
+        NEW,
+        NEW,
+        REPEAT,
+        REPEAT,
+    ]
+    tracker.finished(0, 11)
+    assert tracker.committable(0) == 12
+    tracker.finished(0, 12)
+    assert tracker.committable(0) == 15
+    assert tracker.observe(0, 2, 15, 10) == Observation(NEW)
+
+
+def test_below_the_committed_offset_stays_a_repeat_without_an_anchored_start() -> None:
+    tracker = OffsetTracker()
+    tracker.observe(0, 2, 13, None)
+
+    assert tracker.observe(0, 2, 9, 10).verdict is REPEAT
+    assert tracker.committable(0) == 13
