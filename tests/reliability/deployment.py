@@ -15,6 +15,7 @@ from pathlib import Path
 from schemas.topics import Topics
 from tests.kafka_broker import free_port
 from tests.reliability.procs import BridgeProcess, ProcessFailed, run_command, running, wait_http_ok
+from tests.reliability.progress import GroupProgress, progress, wait_caught_up
 
 SECRET = "wh_sandbox_reliability_secret_4f1c9e"
 ENDPOINT = "sandbox"
@@ -111,6 +112,14 @@ class Deployment:
         """Until the worker has joined the group, got partitions and recovered their tables."""
         url = f"http://127.0.0.1:{process.settings['FEDAPAY_BRIDGE_WEB_PORT']}/readyz"
         await wait_http_ok(process, url, within=within)
+
+    async def progress(self) -> GroupProgress:
+        """The workers' group on the raw topic: end and committed offsets now."""
+        return await progress(self.bootstrap, self.app_id, self.topics.raw)
+
+    async def wait_caught_up(self, *, within: float = 90.0) -> None:
+        """Until the workers committed every raw record written so far."""
+        await wait_caught_up(self.bootstrap, self.app_id, self.topics.raw, within=within)
 
     def worker(self, name: str, **overrides: str) -> BridgeProcess:
         """A worker process, not started (its log appends across restarts)."""

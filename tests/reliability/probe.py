@@ -70,13 +70,14 @@ async def probe_tables(deployment: Deployment, stream: Stream, records_before: i
     advance = _advance_approved(stream.scenario.events)
     await _post(deployment, redelivery)
     await _post(deployment, DeliveryPlan(tuple(Delivery(event) for event in advance)))
+    await deployment.wait_caught_up(within=60)
     expected = records_before + 2 * len(advance)  # one event and one status record each
     records = await collect(
         deployment.bootstrap,
         outputs,
         done=lambda found: len(found) >= expected,
         within=60,
-        settle=4.0,
+        settle=2.0,
     )
     advanced_ids = {event.entity_id for event in advance}
     return ProbeResult(

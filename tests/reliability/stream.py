@@ -129,16 +129,22 @@ async def pipeline_result(
     within: float,
     workers: Sequence[BridgeProcess] = (),
 ) -> PipelineResult:
-    """Wait until every distinct event is out (or ``within`` seconds), then tally all outputs."""
+    """Wait until every distinct event is out and the workers committed every raw record
+    (or ``within`` seconds), then tally all outputs."""
     topics = deployment.topics
     expected = expected_event_keys(stream.scenario.events, topics)
     names = sorted({*topics.per_type(), topics.unknown})
-    events = await collect(
+    await collect(
         deployment.bootstrap,
         names,
         done=events_complete(expected),
         within=within,
+        settle=0.0,
         abort=died(*workers),
+    )
+    await deployment.wait_caught_up(within=within)
+    events = await collect(
+        deployment.bootstrap, names, done=lambda records: True, within=10.0, settle=2.0
     )
     others = await collect(
         deployment.bootstrap,
