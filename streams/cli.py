@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from common import logs
 from common.config import Env
 from common.errors import ConfigError
-from streams import app, provision, query_cli, tables
+from streams import provision, query_cli, tables
+from streams.faust import app as faust_app
+from streams.faust import tables as faust_tables
 from streams.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -59,9 +61,9 @@ def run_worker(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     partitions = asyncio.run(prepare_topics(settings))
     # asyncio.run closed its loop; Faust's worker takes the thread's current one.
     asyncio.set_event_loop(asyncio.new_event_loop())
-    worker = app.build(settings, partitions)
+    worker = faust_app.build(settings, partitions)
     if settings.exactly_once and settings.store == "rocksdb":
-        app.reset_local_tables(worker.app)
+        faust_tables.reset_local_tables(worker.app)
     log.info(
         "worker starting",
         extra={
@@ -73,7 +75,7 @@ def run_worker(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             "dedup_window_seconds": settings.dedup_window_seconds,
         },
     )
-    return app.run(worker, log_level=settings.log_level)
+    return faust_app.run(worker, log_level=settings.log_level)
 
 
 async def prepare_topics(settings: WorkerSettings) -> int:

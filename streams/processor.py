@@ -1,7 +1,7 @@
 """Executes the plans of a batch of raw records against the tables and the producer.
 
 No Faust import: the tables are :class:`streams.staging.DurableTable` (Faust
-tables behind :class:`streams.app.ChangelogTable` in the worker,
+tables behind :class:`streams.faust.tables.ChangelogTable` in the worker,
 :class:`MemoryTable` in tests) and the producer is a :class:`Sender`.
 
 A batch is decided first, in memory and in order: each record reads the

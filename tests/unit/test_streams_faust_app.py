@@ -1,4 +1,4 @@
-"""The Faust app built from settings (no broker needed to build it)."""
+"""The Faust app built from settings (no broker needed to build it), and its parts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from aiokafka.record.default_records import DefaultRecordBatch
 
 from common.config import Env
 from common.kafka import KafkaSettings
-from streams import app, tables
+from streams import tables
+from streams.faust import agent, app, producer
+from streams.faust.consumer import GuardedConsumer
 from streams.settings import WorkerSettings
 
 
@@ -42,12 +44,16 @@ def test_build(guarantee: str, tmp_path: Path) -> None:
     assert [str(url) for url in conf.broker] == ["kafka://127.0.0.1:1", "kafka://127.0.0.1:2"]
     assert set(worker.app.tables) == set(tables.ALL)
     assert str(conf.store) == "memory:"
-    assert isinstance(worker.app.producer, app.IdempotentProducer)
-    assert isinstance(worker.app.consumer, app.GuardedConsumer)
+    assert isinstance(worker.app.producer, producer.IdempotentProducer)
+    assert isinstance(worker.app.consumer, GuardedConsumer)
+    assert isinstance(worker.app, app.BridgeApp)
+    assert worker.app.raw_topic == "p.raw"
+    assert worker.app.offsets.committable(0) is None
+    assert not worker.app.processing_guard.locked()
 
 
 def test_producer_is_idempotent_in_every_mode() -> None:
-    extra = app.IdempotentProducer._settings_extra(None)  # type: ignore[arg-type]
+    extra = producer.IdempotentProducer._settings_extra(None)  # type: ignore[arg-type]
 
     assert extra == {"acks": "all", "enable_idempotence": True}
 
@@ -86,7 +92,7 @@ def test_raw_record_from_a_faust_message() -> None:
         offset=7,
         timestamp=1708343290.408,
     )
-    record = app.raw_record(message)
+    record = agent.raw_record(message)
 
     assert (record.key, record.value, record.partition, record.offset) == (b"k", b"v", 2, 7)
     assert record.headers == (("fedapay-event", b"transaction.approved"),)
@@ -94,7 +100,7 @@ def test_raw_record_from_a_faust_message() -> None:
 
 
 class _Producer:
-    """What :func:`app._builders` uses of aiokafka's producer: batches of a small size."""
+    """What :func:`producer._builders` uses of aiokafka's producer: batches of a small size."""
 
     def __init__(self, batch_size: int) -> None:
         self.batch_size = batch_size
@@ -104,12 +110,12 @@ class _Producer:
 
 
 def test_records_fill_batches_in_order_and_overflow_into_new_ones() -> None:
-    records: list[app.Record] = [
+    records: list[producer.Record] = [
         ("t", f"k{i}".encode(), b"v" * 300, [("h", b"x")]) for i in range(10)
     ]
     records.append(("t", b"tombstone", None, ()))
 
-    built = list(app._builders(_Producer(batch_size=1024), records))
+    built = list(producer._builders(_Producer(batch_size=1024), records))
 
     assert [count for _, count in built] == [3, 3, 3, 2]
     keys = [
@@ -120,8 +126,8 @@ def test_records_fill_batches_in_order_and_overflow_into_new_ones() -> None:
 
 
 def test_a_record_larger_than_a_batch_gets_a_batch_of_its_own() -> None:
-    records: list[app.Record] = [("t", b"big", b"v" * 5000, ()), ("t", b"small", b"v", ())]
+    records: list[producer.Record] = [("t", b"big", b"v" * 5000, ()), ("t", b"small", b"v", ())]
 
-    built = list(app._builders(_Producer(batch_size=1024), records))
+    built = list(producer._builders(_Producer(batch_size=1024), records))
 
     assert [count for _, count in built] == [1, 1]

@@ -1,0 +1,51 @@
+"""Everything Faust-specific of the workers; the rest of :mod:`streams` imports no Faust.
+
+* :mod:`.app`: the app (:class:`~.app.BridgeApp`), :func:`~.app.build`, :func:`~.app.run`;
+* :mod:`.agent`: the agent loop over batches of raw records;
+* :mod:`.consumer`: the consumer (guarded commits, capped offsets, short long-polls);
+* :mod:`.producer`: batched, acknowledged sends with an idempotent producer;
+* :mod:`.transactions`: the transactional producer of each raw partition;
+* :mod:`.tables`: table writes made durable with their batch.
+
+Overrides of Faust and aiokafka behaviour, each documented where it is defined
+and pinned by a test in ``tests/unit/test_streams_faust_overrides.py`` that
+fails when an upgrade changes the behaviour it depends on (that test also
+fails when an override or a private upstream name used here is not listed):
+
+* ``IdempotentProducer._settings_extra``: idempotence in every mode, not only
+  exactly-once.
+* ``IdempotentProducer.send_batches`` (``_ensure_producer``,
+  ``_transaction_producers``, ``_trn_locks``): whole producer batches with the
+  producer and lock Faust's ``send`` uses.
+* ``transactional_id``: the id format of ``TransactionManager.commit``.
+* ``ReassigningTransactionManager.on_rebalance`` (``_tps_to_transactional_ids``,
+  ``_transaction_producers``): stops fenced producers of lost partitions.
+* ``ShortPollConsumerThread._create_worker_consumer`` (``_fetch_max_wait_ms``):
+  0.1 s long-polls instead of 1.5 s.
+* ``GuardedConsumer.__init__``: uses ``ReassigningTransactionManager``.
+* ``GuardedConsumer.commit``: commits wait for the batch being processed.
+* ``GuardedConsumer._new_offset`` and ``GuardedConsumer.committed``
+  (``_committed_offset``):
+  commits never pass an unfinished raw offset.
+* ``GuardedConsumer._new_consumer_thread``: uses ``ShortPollConsumerThread``.
+* ``GuardedConsumer.highwaters`` (``_thread``, ``_ensure_consumer``): changelog end
+  offsets from the broker for recovery, not -1 after a rebalance.
+* ``BridgeApp.__init__``: the app's own state, set when it is made.
+* ``BridgeApp._new_producer``: uses ``IdempotentProducer``.
+* ``BridgeApp._new_consumer`` (``_on_partitions_revoked``, ``_on_partitions_assigned``):
+  uses ``GuardedConsumer``.
+* ``BridgeApp.FlowControlQueue``: queues never cleared on resume
+  (faust-streaming issue #596).
+* ``BatchEvents.acting_for`` (``_current_event``): the partition of each table read
+  and write in a batch.
+* ``ChangelogTable._persisted``: the persisted changelog offset, as
+  ``Table._on_changelog_sent``.
+* ``_while_flowing``: reads no event while flow control is suspended (Faust
+  skips and acks those).
+* ``reset_local_tables``: discards the RocksDB stores (under ``conf.tabledir``)
+  that may hold writes of aborted transactions.
+
+Not used: windowed tables, whose expiry after recovery is broken
+(faust-streaming issue #385); the dedup table is a plain table whose entries
+carry their own time (:mod:`streams.dedup`).
+"""

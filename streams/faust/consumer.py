@@ -1,0 +1,133 @@
+"""Faust's aiokafka consumer with guarded commits, capped commit offsets, short long-polls
+and changelog end offsets read from the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.types import TP
+from faust.types.transports import TPorTopicSet
+
+from streams.faust.transactions import ReassigningTransactionManager
+
+if TYPE_CHECKING:
+    from streams.faust.app import BridgeApp
+
+#: Longest wait of the consumer's fetch requests (see :class:`ShortPollConsumerThread`).
+FETCH_MAX_WAIT_MS: Final = 100
+
+
+class ShortPollConsumerThread(AIOKafkaConsumerThread):
+    """Faust's consumer thread, whose aiokafka consumer long-polls for at most
+    :data:`FETCH_MAX_WAIT_MS` instead of Faust's fixed 1.5 s.
+
+    Faust's ``_create_worker_consumer`` passes ``fetch_max_wait_ms=1500`` (no
+    setting); aiokafka hands the consumer's ``_fetch_max_wait_ms`` to its
+    fetcher when the consumer starts, so it is changed before that.
+
+    aiokafka keeps one fetch request per broker in flight, for the partitions
+    that have no fetched records left when it is sent. When those happen to be
+    idle (Faust's assignor topic always is), the request waits the whole
+    long-poll, and the partitions drained meanwhile, with records waiting on
+    the broker, are not fetched before it returns: a worker reading a backlog
+    idled about a second every few thousand records.
+    """
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+
+class GuardedConsumer(AIOKafkaConsumer):
+    """Faust's consumer, whose offset commits wait for the batch being processed.
+
+    Faust commits from its own task while the agent runs. Under exactly-once, a
+    commit that lands between a record's output sends and its ack puts those
+    outputs in the committed transaction without the record's offset; after a
+    crash the record is processed again and its outputs are committed twice.
+    Holding :attr:`BridgeApp.processing_guard` around each batch and each
+    commit keeps every transaction to whole batches.
+
+    Its commits also never name a raw offset the agent has not finished
+    (see :meth:`_new_offset` and :mod:`streams.offsets`), it uses
+    :class:`ReassigningTransactionManager` and :class:`ShortPollConsumerThread`,
+    and it reads end offsets from the broker (see :meth:`highwaters`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Faust's Consumer.__init__ makes its TransactionManager (no factory
+        # setting); replaced before the consumer starts it as a dependency.
+        self.transactions = ReassigningTransactionManager(
+            self.transport,
+            consumer=self,
+            producer=self.app.producer,
+            beacon=self.beacon,
+            loop=self.loop,
+        )
+
+    async def commit(
+        self, topics: TPorTopicSet | None = None, start_new_transaction: bool = True
+    ) -> bool:
+        async with cast("BridgeApp", self.app).processing_guard:
+            result: bool = await super().commit(topics, start_new_transaction=start_new_transaction)
+            return result
+
+    def committed(self, tp: TP) -> int | None:
+        """The committed offset of ``tp`` as this consumer last knew it.
+
+        Faust's ``_committed_offset``: set from the broker when a partition is
+        sought to its committed offset, and to each offset Faust commits.
+        """
+        offset: int | None = self._committed_offset.get(tp)
+        return offset
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """Faust's next commit offset of ``tp``, capped at the first raw offset the agent
+        has not finished (see :mod:`streams.offsets`).
+
+        Faust returns the end of the first run of consecutive acked offsets
+        (``None``: nothing to commit), wherever that run starts, and acks records
+        it skips in a rebalance.
+        """
+        offset: int | None = super()._new_offset(tp)
+        app = cast("BridgeApp", self.app)
+        if offset is None or tp.topic != app.raw_topic:
+            return offset
+        cap = app.offsets.committable(tp.partition)
+        committed = self.committed(tp)
+        if cap is None or (committed is not None and cap <= committed):
+            return None
+        return min(offset, cap)
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        """The end offsets of ``partitions`` as the broker reports them now.
+
+        Table recovery (``Recovery._build_highwaters``) compares these, minus 1,
+        with the offsets persisted in the local stores. In exactly-once mode
+        Faust reads them from aiokafka's ``last_stable_offset``, which stays
+        unknown until a fetch response for the partition arrives, and a new
+        assignment (every rebalance) forgets it again; Faust turns unknown into
+        -1. Recovery then skips every changelog partition (nothing to read up to
+        -1, so the tables stay as they were locally), or, when a store already
+        holds data of a partition that comes back, fails with
+        ``ConsistencyError`` (persisted offset > -1). The consumer's
+        ``end_offsets`` asks the broker with the consumer's isolation level: the
+        last stable offset under exactly-once (``read_committed``), the
+        high-water mark otherwise (what Faust itself uses in that mode).
+        """
+        thread = self._thread
+        offsets: Mapping[TP, int] = await thread.call_thread(self._end_offsets, list(partitions))
+        return offsets
+
+    async def _end_offsets(self, partitions: list[TP]) -> Mapping[TP, int]:
+        # Runs in the consumer's thread (its event loop owns the aiokafka consumer).
+        offsets: Mapping[TP, int] = await self._thread._ensure_consumer().end_offsets(partitions)
+        return offsets

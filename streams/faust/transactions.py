@@ -1,0 +1,57 @@
+"""Exactly-once transactions: which transactional producer a raw partition's records use.
+
+Faust opens one transactional producer per actively assigned source partition
+and commits a partition's offsets with the producer of id
+``f"{app id}-{group}-{partition}"`` (``TransactionManager.commit``). The worker
+sends outputs and changelog records with the same producer (see
+:class:`streams.faust.producer.RecordSender`), so they are in the transaction
+that commits the raw record's offset.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+import faust
+from faust.transport.consumer import TransactionManager
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
+from faust.types import TP
+
+log = logging.getLogger(__name__)
+
+
+def transactional_id(app: faust.App, tp: TP) -> str:
+    """The id Faust's ``TransactionManager.commit`` commits ``tp``'s offsets with."""
+    group = app.assignor.group_for_topic(tp.topic)
+    return f"{app.conf.id}-{group}-{tp.partition}"
+
+
+class ReassigningTransactionManager(TransactionManager):
+    """Faust's transaction manager, which stops the producers of every partition it lost.
+
+    On a rebalance Faust stops the transactional producers of the revoked
+    partitions, but leaves out every partition the assignor lists as a standby
+    (``TransactionManager._tps_to_transactional_ids`` skips standbys), and the
+    assignor lists the raw topic's partitions of a standby group there too: a
+    raw partition that moves to another worker while this one keeps its tables
+    as a standby keeps its producer here. The new owner's producer with the
+    same transactional id fences it; when the partition comes back, Faust
+    reuses the fenced producer (``Producer._transaction_producers``), and every
+    send of that partition fails (``ProducerFenced``, then
+    ``IllegalOperation``) until the worker restarts. Here every producer whose
+    partition is no longer actively assigned is stopped first, so a partition
+    that comes back gets a new producer.
+    """
+
+    async def on_rebalance(
+        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP]
+    ) -> None:
+        active = self._tps_to_transactional_ids(assigned)
+        producers = cast(AIOKafkaProducer, self.producer)._transaction_producers
+        lost = sorted(set(producers) - active)
+        if lost:
+            log.info("stopping transactional producers of lost partitions", extra={"ids": lost})
+        for lost_id in lost:
+            await self.producer.stop_transaction(lost_id)
+        await super().on_rebalance(assigned, revoked, newly_assigned)
