@@ -1,0 +1,636 @@
+"""Every override of Faust or aiokafka behaviour in :mod:`streams.faust`, pinned.
+
+Each test checks the upstream behaviour an override exists for (and, where
+it is cheap, the override itself); a failure after an upgrade means: read
+the override's docstring, re-verify the upstream behaviour, then adapt or
+drop the override. :func:`test_every_override_is_listed_and_pinned` fails
+when the package overrides an upstream method or uses a private upstream
+name that is not in :data:`PINNED` (and in the package docstring).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import inspect
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import aiokafka
+import aiokafka.consumer.consumer as aiokafka_consumer
+import faust
+import faust.streams as faust_streams
+import pytest
+from aiokafka.producer.message_accumulator import BatchBuilder
+from faust.tables.recovery import Recovery
+from faust.transport.consumer import Consumer as FaustConsumer
+from faust.transport.consumer import TransactionManager
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
+from faust.types import TP, Message
+
+import streams.faust
+from streams.faust import agent, app, consumer, producer, tables, transactions
+
+PACKAGE = Path(streams.faust.__file__).parent
+RAW = "r.raw"
+
+#: Each override (``Class.method`` or function) and each private upstream name the package
+#: uses -> the test that pins the upstream behaviour it depends on.
+PINNED: dict[str, str] = {
+    "IdempotentProducer._settings_extra": "test_settings_extra_reaches_the_aiokafka_producer",
+    "IdempotentProducer.send_batches": "test_send_uses_the_transaction_producer_under_its_lock",
+    "_ensure_producer": "test_send_uses_the_transaction_producer_under_its_lock",
+    "_transaction_producers": "test_send_uses_the_transaction_producer_under_its_lock",
+    "_trn_locks": "test_send_uses_the_transaction_producer_under_its_lock",
+    "transactional_id": "test_transactional_ids_match_the_ones_faust_commits_with",
+    "_tps_to_transactional_ids": "test_transactional_ids_match_the_ones_faust_commits_with",
+    "ReassigningTransactionManager.on_rebalance": "test_rebalance_keeps_producers_of_standbys",
+    "ShortPollConsumerThread._create_worker_consumer": "test_worker_consumer_long_polls",
+    "_fetch_max_wait_ms": "test_worker_consumer_long_polls",
+    "GuardedConsumer.__init__": "test_consumer_makes_its_transaction_manager_in_init",
+    "GuardedConsumer.commit": "test_commits_go_through_commit_and_hold_the_guard",
+    "GuardedConsumer._new_offset": "test_new_offset_and_committed_offset",
+    "GuardedConsumer.committed": "test_new_offset_and_committed_offset",
+    "_committed_offset": "test_new_offset_and_committed_offset",
+    "GuardedConsumer._new_consumer_thread": "test_worker_consumer_long_polls",
+    "GuardedConsumer.highwaters": "test_recovery_highwaters",
+    "_thread": "test_recovery_highwaters",
+    "_ensure_consumer": "test_recovery_highwaters",
+    "BridgeApp.__init__": "test_app_state_is_set_when_the_app_is_made",
+    "BridgeApp._new_producer": "test_app_makes_its_producer_and_consumer_with_new_methods",
+    "BridgeApp._new_consumer": "test_app_makes_its_producer_and_consumer_with_new_methods",
+    "_on_partitions_revoked": "test_app_makes_its_producer_and_consumer_with_new_methods",
+    "_on_partitions_assigned": "test_app_makes_its_producer_and_consumer_with_new_methods",
+    "BridgeApp.FlowControlQueue": "test_flow_control_queues_are_cleared_on_resume",
+    "BatchEvents.acting_for": "test_rocksdb_store_picks_the_current_events_partition",
+    "_current_event": "test_rocksdb_store_picks_the_current_events_partition",
+    "ChangelogTable._persisted": "test_changelog_sent_persists_offsets_as_changelog_table_does",
+    "_while_flowing": "test_stream_skips_events_read_while_flow_control_is_suspended",
+    "reset_local_tables": "test_rocksdb_stores_live_under_tabledir",
+}
+
+UPSTREAM = ("faust", "mode", "aiokafka")
+
+
+def make_app(cls: type[faust.App] = faust.App, tmp_path: Path | None = None, **options: Any) -> Any:
+    if cls is app.BridgeApp:
+        options.setdefault("raw_topic", RAW)
+    options.setdefault("store", "memory://")
+    if tmp_path is not None:
+        options["datadir"] = str(tmp_path)
+    the_app = cls(
+        "acme", broker="kafka://127.0.0.1:1", autodiscover=False, web_enabled=False, **options
+    )
+    # Faust is in a transaction only inside a worker (faust.Worker sets in_worker).
+    the_app.in_worker = True
+    return the_app
+
+
+# --- the registry -------------------------------------------------------------------------
+
+
+def _package_classes() -> Iterator[type]:
+    for module in (agent, app, consumer, producer, tables, transactions):
+        for value in vars(module).values():
+            if inspect.isclass(value) and value.__module__ == module.__name__:
+                yield value
+
+
+def _overrides() -> set[str]:
+    """``Class.name`` of every attribute a package class defines that an upstream base has."""
+    found = set()
+    for cls in _package_classes():
+        upstream = [b for b in cls.__mro__[1:] if b.__module__.split(".")[0] in UPSTREAM]
+        for name, value in vars(cls).items():
+            if not inspect.isfunction(value):
+                continue
+            if any(name in vars(base) for base in upstream):
+                found.add(f"{cls.__name__}.{name}")
+    return found
+
+
+def _private_upstream_names() -> set[str]:
+    """Every ``x._name`` the package reads that the package does not define itself."""
+    used, defined = set(), set()
+    for path in PACKAGE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and re.fullmatch(r"_[a-z]\w*", node.attr):
+                used.add(node.attr)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                defined.add(node.name)
+    return used - defined
+
+
+def test_every_override_is_listed_and_pinned() -> None:
+    found = _overrides() | _private_upstream_names()
+
+    assert found - set(PINNED) == set(), "override or private upstream name without a test"
+    documented = set(re.findall(r"``([\w.]+)``", streams.faust.__doc__ or ""))
+    assert set(PINNED) - documented == set(), "listed in PINNED, not in streams.faust's docstring"
+    tests = {name for name, value in globals().items() if name.startswith("test_")}
+    assert set(PINNED.values()) - tests == set()
+
+
+def test_the_pure_core_imports_no_faust() -> None:
+    core = ["pipeline", "dedup", "state_machine", "staging", "offsets", "processor", "batching"]
+    for name in core:
+        tree = ast.parse((PACKAGE.parent / f"{name}.py").read_text())
+        imported: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+        roots = {module.split(".")[0] for module in imported}
+        assert roots.isdisjoint({"faust", "mode", "aiokafka"}), name
+        assert not any(module.startswith("streams.faust") for module in imported), name
+
+
+# --- producer -------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_settings_extra_reaches_the_aiokafka_producer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[dict[str, Any]] = []
+
+    def record(**kwargs: Any) -> None:
+        made.append(kwargs)
+
+    # Faust's Producer._new_producer builds aiokafka's producer from these arguments.
+    monkeypatch.setattr(AIOKafkaProducer, "_producer_type", property(lambda self: record))
+    for cls in (faust.App, app.BridgeApp):
+        make_app(cls).producer._new_producer()
+    plain, ours = made
+
+    assert ("enable_idempotence" in plain, plain["acks"]) == (False, -1)
+    assert (ours["enable_idempotence"], ours["acks"]) == (True, "all")
+
+
+class _KafkaProducer:
+    """What Faust's ``send`` and ``send_batches`` use of an aiokafka producer."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+        self.locked: list[bool] = []
+
+    async def send(self, *args: Any, **kwargs: Any) -> None:
+        self.locked.append(self.lock.locked())
+
+    def create_batch(self) -> BatchBuilder:
+        return BatchBuilder(1024, compression_type=0, is_transactional=False)
+
+    async def send_batch(self, builder: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        self.locked.append(self.lock.locked())
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_result(SimpleNamespace(topic=topic, partition=partition, offset=0))
+        return future
+
+
+@pytest.mark.asyncio
+async def test_send_uses_the_transaction_producer_under_its_lock() -> None:
+    for cls in (faust.App, app.BridgeApp):
+        the_producer = make_app(cls).producer
+        lock = asyncio.Lock()
+        default, transaction = _KafkaProducer(lock), _KafkaProducer(lock)
+        # Instance attributes: Faust's are class-level dicts shared by every producer.
+        the_producer._producer = default
+        the_producer._transaction_producers = {"acme-1-0": transaction}
+        the_producer._trn_locks = {"acme-1-0": lock}
+        assert the_producer._ensure_producer() is default
+
+        if cls is faust.App:
+            await the_producer.send("t", b"k", b"v", 0, None, None, transactional_id="acme-1-0")
+            await the_producer.send("t", b"k", b"v", 0, None, None)
+        else:
+            records = [("t", b"k", b"v", ())]
+            await the_producer.send_batches(records, 0, "acme-1-0")
+            await the_producer.send_batches(records, 0, None)
+
+        assert (transaction.locked, default.locked) == ([True], [False]), cls
+
+
+# --- transactions ---------------------------------------------------------------------------
+
+
+def _assignor(standby: set[TP]) -> SimpleNamespace:
+    return SimpleNamespace(group_for_topic=lambda topic: 1, is_standby=lambda tp: tp in standby)
+
+
+@pytest.mark.asyncio
+async def test_transactional_ids_match_the_ones_faust_commits_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    the_app = make_app(app.BridgeApp, processing_guarantee="exactly_once")
+    monkeypatch.setattr(type(the_app), "assignor", _assignor(standby=set()))
+    committed: list[set[str]] = []
+
+    async def commit_transactions(by_id: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        committed.append(set(by_id))
+
+    fake = SimpleNamespace(commit_transactions=commit_transactions)
+    manager = TransactionManager(
+        the_app.transport, consumer=the_app.consumer, producer=cast(Any, fake)
+    )
+    tps = {TP(RAW, 0), TP(RAW, 3)}
+
+    await manager.commit(dict.fromkeys(tps, 1))
+
+    ours = {transactions.transactional_id(the_app, tp) for tp in tps}
+    assert committed == [ours] == [{"acme-1-0", "acme-1-3"}]
+    assert manager._tps_to_transactional_ids(tps) == ours
+
+
+class _TransactionProducers:
+    def __init__(self, ids: set[str]) -> None:
+        self._transaction_producers = dict.fromkeys(ids)
+        self.stopped: list[str] = []
+
+    async def stop_transaction(self, transactional_id: str) -> None:
+        self.stopped.append(transactional_id)
+        self._transaction_producers.pop(transactional_id, None)
+
+    async def maybe_begin_transaction(self, transactional_id: str) -> None:
+        self._transaction_producers[transactional_id] = None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("manager", "stopped"),
+    [(TransactionManager, []), (transactions.ReassigningTransactionManager, ["acme-1-1"])],
+)
+async def test_rebalance_keeps_producers_of_standbys(
+    monkeypatch: pytest.MonkeyPatch, manager: type[TransactionManager], stopped: list[str]
+) -> None:
+    # Partition 1 moved away; this worker keeps it as a standby. Faust stops only the
+    # producers of revoked partitions that are not standbys: the fenced one stays.
+    the_app = make_app(app.BridgeApp, processing_guarantee="exactly_once")
+    monkeypatch.setattr(type(the_app), "assignor", _assignor(standby={TP(RAW, 1)}))
+    fake = _TransactionProducers({"acme-1-0", "acme-1-1"})
+    the_manager = manager(the_app.transport, consumer=the_app.consumer, producer=cast(Any, fake))
+
+    await the_manager.on_rebalance({TP(RAW, 0)}, {TP(RAW, 1)}, set())
+
+    assert fake.stopped == stopped
+
+
+# --- consumer -------------------------------------------------------------------------------
+
+
+class _FetcherBuilt(Exception):
+    pass
+
+
+@pytest.mark.asyncio
+async def test_worker_consumer_long_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain, ours = make_app(), make_app(app.BridgeApp)
+    plain_consumer = AIOKafkaConsumerThread(plain.consumer)._create_worker_consumer(plain.transport)
+    thread = ours.consumer._new_consumer_thread()
+    our_consumer = thread._create_worker_consumer(ours.transport)
+    assert isinstance(thread, consumer.ShortPollConsumerThread)
+    assert isinstance(our_consumer, aiokafka.AIOKafkaConsumer)
+    assert (plain_consumer._fetch_max_wait_ms, our_consumer._fetch_max_wait_ms) == (1500, 100)
+
+    # aiokafka hands the consumer's _fetch_max_wait_ms to its fetcher when it starts.
+    seen: list[int] = []
+
+    def fetcher(*args: Any, fetch_max_wait_ms: int, **kwargs: Any) -> None:
+        seen.append(fetch_max_wait_ms)
+        raise _FetcherBuilt
+
+    async def nothing(*args: Any) -> None:
+        return None
+
+    monkeypatch.setattr(aiokafka_consumer, "Fetcher", fetcher)
+    monkeypatch.setattr(our_consumer._client, "bootstrap", nothing)
+    monkeypatch.setattr(our_consumer, "_wait_topics", nothing)
+    with pytest.raises(_FetcherBuilt):
+        await our_consumer.start()
+    assert seen == [100]
+    await our_consumer._client.close()
+    await plain_consumer._client.close()
+
+
+def test_consumer_makes_its_transaction_manager_in_init() -> None:
+    plain = make_app(processing_guarantee="exactly_once").consumer
+    ours = make_app(app.BridgeApp, processing_guarantee="exactly_once").consumer
+
+    assert type(plain.transactions) is TransactionManager
+    assert isinstance(ours.transactions, transactions.ReassigningTransactionManager)
+    # Started as a dependency of the consumer, so replacing it in __init__ is in time.
+    assert list(ours.on_init_dependencies()) == [ours.transactions]
+
+
+def _committing(monkeypatch: pytest.MonkeyPatch, the_app: Any, tp: TP) -> list[Any]:
+    """Commits of ``the_app``'s consumer, recorded instead of sent, with ``tp`` assigned."""
+    the_consumer = the_app.consumer
+    commits: list[Any] = []
+
+    async def commit(offsets: dict[TP, int]) -> bool:
+        guard = getattr(the_app, "processing_guard", None)
+        commits.append((dict(offsets), guard is not None and guard.locked()))
+        return True
+
+    async def flush() -> None:
+        return None
+
+    monkeypatch.setattr(the_consumer, "_commit", commit)
+    monkeypatch.setattr(the_consumer, "assignment", lambda: {tp})
+    monkeypatch.setattr(the_app.producer, "flush", flush)
+    return commits
+
+
+def _acked(the_consumer: Any, tp: TP, offsets: list[int]) -> None:
+    the_consumer._acked[tp] = list(offsets)
+    the_consumer._acked_index[tp] = set(offsets)
+
+
+@pytest.mark.asyncio
+async def test_commits_go_through_commit_and_hold_the_guard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Faust's periodic commit calls the public commit (the method GuardedConsumer wraps).
+    assert "await self.commit()" in inspect.getsource(FaustConsumer._commit_handler.fun)
+    assert list(inspect.signature(FaustConsumer.commit).parameters) == [
+        "self",
+        "topics",
+        "start_new_transaction",
+    ]
+    the_app = make_app(app.BridgeApp)
+    tp = TP(RAW, 0)
+    commits = _committing(monkeypatch, the_app, tp)
+    for offset in (0, 1):
+        the_app.offsets.observe(0, 1, offset, None)
+        the_app.offsets.finished(0, offset)
+    _acked(the_app.consumer, tp, [0, 1])
+
+    await the_app.consumer.commit()
+
+    assert commits == [({tp: 2}, True)]
+
+
+@pytest.mark.asyncio
+async def test_new_offset_and_committed_offset(monkeypatch: pytest.MonkeyPatch) -> None:
+    tp = TP(RAW, 0)
+    plain = make_app()
+    commits = _committing(monkeypatch, plain, tp)
+    # Faust commits the end of the first run of acked offsets, wherever it starts, as long
+    # as it knows no committed offset ...
+    assert plain.consumer._committed_offset.get(tp) is None
+    _acked(plain.consumer, tp, [5, 6, 8])
+    await plain.consumer.commit()
+    assert commits == [({tp: 7}, False)]
+    # ... and remembers what it committed in _committed_offset.
+    assert plain.consumer._committed_offset[tp] == 7
+    # A run that does not follow the committed offset is not committed.
+    _acked(plain.consumer, tp, [9, 10])
+    assert plain.consumer._new_offset(tp) is None
+
+    ours = make_app(app.BridgeApp)
+    commits = _committing(monkeypatch, ours, tp)
+    for offset in (5, 6):
+        ours.offsets.observe(0, 1, offset, None)
+    ours.offsets.finished(0, 5)
+    _acked(ours.consumer, tp, [5, 6])
+    await ours.consumer.commit()
+    assert commits == [({tp: 6}, True)]  # 6 was acked, but is not finished
+    assert ours.consumer.committed(tp) == 6
+
+
+class _Thread:
+    """A consumer thread that runs calls in place, with an aiokafka consumer that knows
+    the end offsets from the broker but not their last stable offsets yet."""
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+
+    async def call_thread(self, fun: Callable[..., Any], *args: Any) -> Any:
+        return await fun(*args)
+
+    def _ensure_consumer(self) -> Any:
+        return self.consumer
+
+
+class _KafkaConsumer:
+    def last_stable_offset(self, tp: TP) -> int:
+        return -1
+
+    async def end_offsets(self, partitions: list[TP]) -> dict[TP, int]:
+        return dict.fromkeys(partitions, 10)
+
+
+@pytest.mark.asyncio
+async def test_recovery_highwaters() -> None:
+    tp = TP("acme-dedup-changelog", 0)
+    # Recovery asks consumer.highwaters and takes 1 off each.
+    destination: Counter[TP] = Counter()
+    recovery = make_app().tables.recovery
+
+    async def highwaters(*tps: TP) -> dict[TP, int | None]:
+        return {tp: 10, TP("acme-dedup-changelog", 1): None}
+
+    await recovery._build_highwaters(
+        SimpleNamespace(highwaters=highwaters), {tp}, destination, "active"
+    )
+    assert destination == {tp: 9, TP("acme-dedup-changelog", 1): -1}
+    assert Recovery._build_highwaters is type(recovery)._build_highwaters
+    # Under exactly-once Faust's thread reads aiokafka's last stable offset (unknown,
+    # -1, until a fetch response arrived), GuardedConsumer asks the broker.
+    plain = make_app(processing_guarantee="exactly_once").consumer
+    thread = AIOKafkaConsumerThread(plain)
+    thread._consumer = _KafkaConsumer()
+    assert await thread._highwaters([tp]) == {tp: -1}
+    ours = make_app(app.BridgeApp, processing_guarantee="exactly_once").consumer
+    ours._thread = _Thread(_KafkaConsumer())
+    assert await ours.highwaters(tp) == {tp: 10}
+
+
+# --- app ------------------------------------------------------------------------------------
+
+
+def test_app_state_is_set_when_the_app_is_made() -> None:
+    # faust.App takes its settings as **options; the app's own are taken out first.
+    assert "options" in inspect.signature(faust.App.__init__).parameters
+    the_app = make_app(app.BridgeApp)
+
+    assert (the_app.raw_topic, the_app.offsets.committable(0)) == (RAW, None)
+    assert not the_app.processing_guard.locked()
+    assert not hasattr(the_app.conf, "raw_topic")
+
+
+def test_app_makes_its_producer_and_consumer_with_new_methods(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain = make_app()
+    made: list[dict[str, Any]] = []
+
+    def create_consumer(**kwargs: Any) -> str:
+        made.append(kwargs)
+        return "consumer"
+
+    monkeypatch.setattr(plain.transport, "create_consumer", create_consumer)
+    monkeypatch.setattr(plain.transport, "create_producer", lambda **kwargs: "producer")
+
+    assert (plain.consumer, plain.producer) == ("consumer", "producer")
+    # BridgeApp._new_consumer passes the same arguments (and the transport's loop, as
+    # Transport.create_consumer does).
+    assert made == [
+        {
+            "callback": plain.topics.on_message,
+            "on_partitions_revoked": plain._on_partitions_revoked,
+            "on_partitions_assigned": plain._on_partitions_assigned,
+            "beacon": plain.beacon,
+        }
+    ]
+    assert "loop=self.loop" in inspect.getsource(type(plain.transport).create_consumer)
+    ours = make_app(app.BridgeApp)
+    assert isinstance(ours.producer, producer.IdempotentProducer)
+    assert isinstance(ours.consumer, consumer.GuardedConsumer)
+    assert ours.consumer._on_partitions_assigned == ours._on_partitions_assigned
+
+
+@pytest.mark.asyncio
+async def test_flow_control_queues_are_cleared_on_resume() -> None:
+    # faust-streaming #596: Faust's channels (and so its streams' topics) ask for queues
+    # cleared on resume, and resuming flow control clears them.
+    plain, ours = make_app(), make_app(app.BridgeApp)
+    for the_app, kept in ((plain, []), (ours, ["record"])):
+        queue = the_app.channel().queue
+        queue.put_nowait("record")
+        the_app.flow_control.resume()
+        assert [queue.get_nowait() for _ in range(queue.qsize())] == kept
+    assert plain.channel().queue._clear_on_resume is True
+    assert ours.channel().queue._clear_on_resume is False
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+
+def _event(the_app: Any, partition: int, offset: int = 0) -> faust.Event:
+    message = Message(
+        RAW,
+        partition,
+        offset,
+        0.0,
+        0,
+        None,
+        b"k",
+        b"v",
+        None,
+        generation_id=the_app.consumer_generation_id,
+    )
+    return faust.Event(the_app, b"k", b"v", None, message)
+
+
+def test_rocksdb_store_picks_the_current_events_partition(tmp_path: Path) -> None:
+    pytest.importorskip("rocksdict")
+    the_app = make_app(app.BridgeApp, tmp_path, store="rocksdb://")
+    table = the_app.Table("t", key_type=bytes, value_type=bytes, partitions=4)
+    events = tables.BatchEvents()
+    events.start([_event(the_app, 2)])
+
+    with events.acting_for(2):
+        assert faust_streams.current_event() is events.by_partition[2]
+        table.data[b"k"] = b"v"
+    assert faust_streams.current_event() is None
+
+    assert table.data._dbs.keys() == {2}
+    assert table.data._db_for_partition(2)[b"k"] == b"v"
+    with pytest.raises(AssertionError):  # no current event: the store cannot pick a partition
+        table.data[b"k"] = b"w"
+
+
+class _Sent:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        self.topic_partition = TP("acme-t-changelog", 2)
+
+    def result(self) -> _Sent:
+        return self
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+async def test_changelog_sent_persists_offsets_as_changelog_table_does(guarantee: str) -> None:
+    # Faust's Table._on_changelog_sent and ChangelogTable._persisted, side by side.
+    persisted = []
+    for cls in (faust.App, app.BridgeApp):
+        the_app = make_app(cls, processing_guarantee=guarantee)
+        table = the_app.Table("t", key_type=bytes, value_type=bytes, partitions=4)
+        store = table.data
+        recorded: list[int] = []
+        store.set_persisted_offset = lambda tp, offset, recorded=recorded: recorded.append(offset)
+        if cls is faust.App:
+            table._on_changelog_sent(_Sent(7))
+        else:
+            tables.ChangelogTable(table, tables.BatchEvents(), None)._persisted(  # type: ignore[arg-type]
+                producer.Sent("acme-t-changelog", 2, 7)
+            )
+        the_app.tables.on_commit({TP(RAW, 2): 8, TP("acme-t-changelog", 2): 8})
+        persisted.append(recorded)
+
+    assert persisted[0] == persisted[1] == [7]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("cython", [True, False], ids=["cython", "python"])
+async def test_stream_skips_events_read_while_flow_control_is_suspended(
+    monkeypatch: pytest.MonkeyPatch, cython: bool
+) -> None:
+    if not cython:
+        monkeypatch.setattr(faust_streams, "_CStreamIterator", None)
+    elif faust_streams._CStreamIterator is None:  # type: ignore[attr-defined]
+        pytest.skip("faust's Cython extension is not installed")
+    the_app = make_app()
+    stream = the_app.channel().stream().noack()
+    early, late = _event(the_app, 0, 0), _event(the_app, 0, 1)
+    stream.channel.queue.put_nowait(early)
+    events = aiter(stream.events())
+    first = asyncio.ensure_future(anext(events))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    the_app.flow_control.resume()
+    stream.channel.queue.put_nowait(late)
+
+    # The early event was taken from the queue and dropped; the pure-Python iterator
+    # also acks it (so its offset can be committed), the Cython one does not.
+    assert await asyncio.wait_for(first, 5) is late
+    assert early.message.acked is (not cython)
+    await stream.stop()
+
+
+@pytest.mark.asyncio
+async def test_while_flowing_reads_nothing_while_suspended() -> None:
+    the_app = make_app()
+    taken: list[int] = []
+
+    async def source() -> AsyncIterator[Any]:
+        for item in (1, 2):
+            taken.append(item)
+            yield item
+
+    flowing = agent._while_flowing(the_app, cast(Any, source()))
+    first: asyncio.Future[Any] = asyncio.ensure_future(anext(flowing))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert taken == []
+    the_app.flow_control.resume()
+    assert await first == 1
+
+
+def test_rocksdb_stores_live_under_tabledir(tmp_path: Path) -> None:
+    pytest.importorskip("rocksdict")
+    the_app = make_app(app.BridgeApp, tmp_path, store="rocksdb://")
+    table = the_app.Table("t", key_type=bytes, value_type=bytes, partitions=4)
+
+    assert the_app.conf.tabledir in table.data.partition_path(0).parents
+    table.data._db_for_partition(0)
+    assert any(the_app.conf.tabledir.iterdir())
+    tables.reset_local_tables(the_app)
+    assert not the_app.conf.tabledir.exists()
