@@ -41,7 +41,7 @@ fails when an override or a private upstream name used here is not listed):
 * ``ChangelogTable._persisted``: the persisted changelog offset, as
   ``Table._on_changelog_sent``.
 * ``_while_flowing``: reads no event while flow control is suspended (Faust
-  skips and acks those).
+  drops those, and its pure-Python stream iterator acks them).
 * ``reset_local_tables``: discards the RocksDB stores (under ``conf.tabledir``)
   that may hold writes of aborted transactions.
 

@@ -73,11 +73,12 @@ async def _while_flowing(
     """Faust's events, read only while its flow control is active.
 
     A record the stream reads while flow control is suspended (a rebalance,
-    recovery, shutdown) is skipped *and acked* by Faust's ``Stream`` iterator,
-    so its offset can be committed although the agent never saw it: it would
-    be lost. Faust's own agent loop reads only when it wants the next event;
-    the batch collector reads ahead all the time, so it waits for flow control
-    first.
+    recovery, shutdown) is dropped by Faust's ``Stream`` iterator; the
+    pure-Python iterator also acks it (the Cython one, used when its extension
+    is installed, does not), so its offset can be committed although the agent
+    never saw it: it would be lost. Faust's own agent loop reads only when it
+    wants the next event; the batch collector reads ahead all the time, so it
+    waits for flow control first.
     """
     iterator = aiter(events)
     while True:
