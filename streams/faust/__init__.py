@@ -5,7 +5,7 @@
 * :mod:`.consumer`: the consumer (guarded commits, capped offsets, short long-polls);
 * :mod:`.producer`: batched, acknowledged sends with an idempotent producer;
 * :mod:`.transactions`: the transactional producer of each raw partition;
-* :mod:`.tables`: table writes made durable with their batch.
+* :mod:`.tables`: local table stores that hold only what the changelogs made durable.
 
 Overrides of Faust and aiokafka behaviour, each documented where it is defined
 and pinned by a test in ``tests/unit/test_streams_faust_overrides.py`` that
@@ -38,8 +38,11 @@ fails when an override or a private upstream name used here is not listed):
   (faust-streaming issue #596).
 * ``BatchEvents.acting_for`` (``_current_event``): the partition of each table read
   and write in a batch.
-* ``ChangelogTable._persisted``: the persisted changelog offset, as
-  ``Table._on_changelog_sent``.
+* ``ChangelogTable.durable``: durable writes reach the local store through
+  ``Table.apply_changelog_batch``, as recovery writes changelog records (Faust's
+  own ``Table._on_changelog_sent`` never persists an exactly-once offset).
+* ``CommitAwareTableManager.on_commit``: the raw partitions whose transactions
+  committed make their pending table writes durable.
 * ``_while_flowing``: reads no event while flow control is suspended (Faust
   drops those, and its pure-Python stream iterator acks them).
 * ``reset_local_tables``: discards the RocksDB stores (under ``conf.tabledir``)

@@ -25,7 +25,7 @@ from streams.faust.producer import (
     OutputSender,
     RecordSender,
 )
-from streams.faust.tables import BatchEvents, ChangelogTable
+from streams.faust.tables import BatchEvents, Changelogs, ChangelogTable, CommitAwareTableManager
 from streams.metric_store import MetricStore
 from streams.offsets import OffsetTracker
 from streams.pipeline import PipelineConfig
@@ -43,6 +43,8 @@ class BridgeApp(faust.App):
         #: The raw offsets the agent finished; commits never name one past them.
         self.offsets = OffsetTracker()
         self.raw_topic = raw_topic
+        #: The changelog tables, told when their partitions' writes are durable.
+        self.changelogs = Changelogs()
 
     def _new_producer(self) -> ProducerT:
         return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
@@ -104,10 +106,13 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
     events = BatchEvents()
     records = RecordSender(app, settings.exactly_once)
     table = {
-        name: ChangelogTable(
-            app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions),
-            events,
-            records,
+        name: app.changelogs.register(
+            ChangelogTable(
+                app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions),
+                events,
+                records,
+                deferred=settings.exactly_once,
+            )
         )
         for name in (tables.DEDUP, tables.TRANSACTIONS, tables.METRICS)
     }
@@ -162,6 +167,7 @@ def _app(settings: WorkerSettings, partitions: int) -> BridgeApp:
         store="rocksdb://" if settings.store == "rocksdb" else "memory://",
         datadir=str(settings.data_dir),
         processing_guarantee=settings.processing_guarantee,
+        TableManager=CommitAwareTableManager,
         topic_partitions=partitions,
         topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,

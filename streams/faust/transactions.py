@@ -11,12 +11,15 @@ that commits the raw record's offset.
 from __future__ import annotations
 
 import logging
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import faust
 from faust.transport.consumer import TransactionManager
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 from faust.types import TP
+
+if TYPE_CHECKING:
+    from streams.faust.app import BridgeApp
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,11 @@ def transactional_id(app: faust.App, tp: TP) -> str:
     """The id Faust's ``TransactionManager.commit`` commits ``tp``'s offsets with."""
     group = app.assignor.group_for_topic(tp.topic)
     return f"{app.conf.id}-{group}-{tp.partition}"
+
+
+def partition_of(transactional_id: str) -> int:
+    """The source partition of a :func:`transactional_id`."""
+    return int(transactional_id.rsplit("-", 1)[1])
 
 
 class ReassigningTransactionManager(TransactionManager):
@@ -42,6 +50,10 @@ class ReassigningTransactionManager(TransactionManager):
     ``IllegalOperation``) until the worker restarts. Here every producer whose
     partition is no longer actively assigned is stopped first, so a partition
     that comes back gets a new producer.
+
+    A stopped producer's open transaction can never commit (the partition's
+    next producer aborts it), so the changelog tables drop the pending writes
+    of its partition (see :class:`streams.faust.tables.ChangelogTable`).
     """
 
     async def on_rebalance(
@@ -54,4 +66,5 @@ class ReassigningTransactionManager(TransactionManager):
             log.info("stopping transactional producers of lost partitions", extra={"ids": lost})
         for lost_id in lost:
             await self.producer.stop_transaction(lost_id)
+        cast("BridgeApp", self.app).changelogs.drop(partition_of(lost_id) for lost_id in lost)
         await super().on_rebalance(assigned, revoked, newly_assigned)

@@ -15,18 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.reliability import results
-from tests.reliability.deployment import EXACTLY_ONCE, MODES
-from tests.reliability.faults import REBALANCING, SCENARIOS, run_scenario
+from tests.reliability.deployment import MODES
+from tests.reliability.faults import SCENARIOS, run_scenario
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.asyncio, pytest.mark.timeout(300)]
 
-# exactly_once across a rebalance is not claimed yet: it has kept a stale status and missed
-# outputs of records delivered while the group rebalanced (RELIABILITY.md, open problems).
 CASES = [
     pytest.param(scenario, mode, id=f"{scenario}-{mode}")
     for scenario in SCENARIOS
     for mode in MODES
-    if not (mode == EXACTLY_ONCE and scenario in REBALANCING)
 ]
 
 

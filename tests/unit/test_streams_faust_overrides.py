@@ -35,6 +35,7 @@ from faust.types import TP, Message
 
 import streams.faust
 from streams.faust import agent, app, consumer, producer, tables, transactions
+from streams.pending import Durable
 
 PACKAGE = Path(streams.faust.__file__).parent
 RAW = "r.raw"
@@ -69,7 +70,8 @@ PINNED: dict[str, str] = {
     "BridgeApp.FlowControlQueue": "test_flow_control_queues_are_cleared_on_resume",
     "BatchEvents.acting_for": "test_rocksdb_store_picks_the_current_events_partition",
     "_current_event": "test_rocksdb_store_picks_the_current_events_partition",
-    "ChangelogTable._persisted": "test_changelog_sent_persists_offsets_as_changelog_table_does",
+    "ChangelogTable.durable": "test_apply_changelog_batch_writes_and_persists_like_recovery",
+    "CommitAwareTableManager.on_commit": "test_consumer_tells_the_table_manager_what_committed",
     "_while_flowing": "test_stream_skips_events_read_while_flow_control_is_suspended",
     "reset_local_tables": "test_rocksdb_stores_live_under_tabledir",
 }
@@ -546,36 +548,88 @@ def test_rocksdb_store_picks_the_current_events_partition(tmp_path: Path) -> Non
         table.data[b"k"] = b"w"
 
 
-class _Sent:
-    def __init__(self, offset: int) -> None:
-        self.offset = offset
-        self.topic_partition = TP("acme-t-changelog", 2)
+@pytest.mark.asyncio
+async def test_faust_persists_exactly_once_offsets_under_keys_on_commit_never_reads() -> None:
+    # Why ChangelogTable does not use Table._on_changelog_sent: under exactly-once it
+    # keeps the offset for the changelog's partition, and TableManager.on_commit is
+    # called with the source partitions, so the offset is never persisted.
+    the_app = make_app(processing_guarantee="exactly_once")
+    table = the_app.Table("t", key_type=bytes, value_type=bytes, partitions=4)
+    recorded: list[int] = []
+    table.data.set_persisted_offset = lambda tp, offset: recorded.append(offset)
+    sent = SimpleNamespace(offset=7, topic_partition=TP("acme-t-changelog", 2))
+    table._on_changelog_sent(SimpleNamespace(result=lambda: sent))
 
-    def result(self) -> _Sent:
-        return self
+    the_app.tables.on_commit({TP(RAW, 2): 8})
+
+    assert recorded == []
+
+
+@pytest.mark.parametrize("store", ["rocksdb://", "memory://"])
+def test_apply_changelog_batch_writes_and_persists_like_recovery(
+    tmp_path: Path, store: str
+) -> None:
+    # ChangelogTable.durable writes through Table.apply_changelog_batch, which reads
+    # only key, value and message of each event, writes the partition the message
+    # names (no current event needed) and persists the highest offset.
+    if store.startswith("rocksdb"):
+        pytest.importorskip("rocksdict")
+    the_app = make_app(app.BridgeApp, tmp_path, store=store)
+    table = the_app.Table("t", key_type=bytes, value_type=bytes, partitions=4)
+    the_app.assignor.assigned_actives = lambda: {TP("acme-t-changelog", 2)}
+
+    for durable in (Durable(2, {b"b": b"old"}, 4), Durable(2, {b"a": b"1", b"b": None}, 9)):
+        table.apply_changelog_batch(tables._changelog_events("acme-t-changelog", durable))
+
+    assert dict(table.data.items()) == {b"a": b"1"}
+    if store.startswith("rocksdb"):
+        assert table.data.persisted_offset(TP("acme-t-changelog", 2)) == 9
+
+
+def test_consumer_tells_the_table_manager_what_committed() -> None:
+    # CommitAwareTableManager.on_commit relies on the consumer calling
+    # tables.on_commit with the committed offsets, after the commit succeeded.
+    source = inspect.getsource(FaustConsumer._commit_offsets)
+    assert "did_commit = await self.transactions.commit(" in source
+    assert "if did_commit:" in source
+    assert "self.app.tables.on_commit(committable_offsets)" in source
+    the_app = make_app(app.BridgeApp, TableManager=tables.CommitAwareTableManager)
+    assert isinstance(the_app.tables, tables.CommitAwareTableManager)
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
-async def test_changelog_sent_persists_offsets_as_changelog_table_does(guarantee: str) -> None:
-    # Faust's Table._on_changelog_sent and ChangelogTable._persisted, side by side.
-    persisted = []
-    for cls in (faust.App, app.BridgeApp):
-        the_app = make_app(cls, processing_guarantee=guarantee)
-        table = the_app.Table("t", key_type=bytes, value_type=bytes, partitions=4)
-        store = table.data
-        recorded: list[int] = []
-        store.set_persisted_offset = lambda tp, offset, recorded=recorded: recorded.append(offset)
-        if cls is faust.App:
-            table._on_changelog_sent(_Sent(7))
-        else:
-            tables.ChangelogTable(table, tables.BatchEvents(), None)._persisted(  # type: ignore[arg-type]
-                producer.Sent("acme-t-changelog", 2, 7)
-            )
-        the_app.tables.on_commit({TP(RAW, 2): 8, TP("acme-t-changelog", 2): 8})
-        persisted.append(recorded)
+async def test_a_fenced_commit_is_reported_done_and_crashes_the_app() -> None:
+    # Why CommitAwareTableManager.on_commit writes nothing once the app is stopping.
+    from aiokafka.errors import ProducerFenced
 
-    assert persisted[0] == persisted[1] == [7]
+    the_app = make_app(app.BridgeApp, processing_guarantee="exactly_once")
+    crashed: list[BaseException] = []
+
+    async def crash(reason: BaseException) -> None:
+        crashed.append(reason)
+
+    async def fenced(*args: Any, **kwargs: Any) -> None:
+        raise ProducerFenced()
+
+    the_app.crash = crash
+    the_app.producer.commit_transactions = fenced
+    the_app.assignor.group_for_topic = lambda topic: 0
+    manager = TransactionManager(
+        the_app.transport, consumer=the_app.consumer, producer=the_app.producer
+    )
+
+    assert await manager.commit({TP(RAW, 1): 5}) is True
+    assert [type(reason) for reason in crashed] == [ProducerFenced]
+
+
+def test_commit_aware_table_manager_applies_only_committed_raw_partitions() -> None:
+    the_app = make_app(app.BridgeApp, TableManager=tables.CommitAwareTableManager)
+    told: list[set[int]] = []
+    the_app.changelogs.durable = lambda partitions: told.append(set(partitions))
+
+    the_app.tables.on_commit({TP(RAW, 1): 5, TP("other", 2): 3})
+
+    assert told == [{1}]
 
 
 @pytest.mark.asyncio
