@@ -11,11 +11,8 @@ from uuid import uuid4
 
 import pytest
 
-from tests.kafka_broker import LocalBroker, free_port
+from tests.kafka_broker import BOOTSTRAP_VARIABLE, LocalBroker, free_port, local_broker
 
-#: Set to host:port to run the tests against a broker started elsewhere.
-BOOTSTRAP_VARIABLE = "FEDAPAY_TEST_KAFKA_BOOTSTRAP"
-LOCAL_PORT = 9092
 CONTAINER_IMAGE = "confluentinc/cp-kafka:7.6.0"
 
 
@@ -41,13 +38,8 @@ def _container_broker() -> Iterator[str]:
 
 
 def _local_broker() -> Iterator[str]:
-    broker = LocalBroker(LOCAL_PORT)
-    started_here = broker.start()
-    try:
-        yield broker.bootstrap
-    finally:
-        if started_here:
-            broker.stop(purge=True)
+    with local_broker() as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="session")

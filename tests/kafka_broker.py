@@ -6,6 +6,8 @@ import logging
 import os
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -13,6 +15,10 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_ROOT / "scripts" / "kafka.sh"
 HOST = "127.0.0.1"
+#: Set to host:port to run the tests against a broker started elsewhere.
+BOOTSTRAP_VARIABLE = "FEDAPAY_TEST_KAFKA_BOOTSTRAP"
+#: The port of scripts/kafka.sh's default broker.
+LOCAL_PORT = 9092
 #: Variables of the script that a LocalBroker decides itself (never inherited from the caller).
 _OWN_VARIABLES = ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_DATA_DIR", "KAFKA_STATE_DIR")
 #: The script waits up to 60 s for a start and 30 s for a stop; the first start also fetches jars.
@@ -112,3 +118,27 @@ class LocalBroker:
             )
         log.debug("scripts/kafka.sh %s: %s", " ".join(args), result.stdout.strip())
         return result.stdout
+
+
+@contextmanager
+def local_broker() -> Iterator[str]:
+    """The bootstrap of scripts/kafka.sh's default broker: reused when one answers, else
+    started here and stopped (its data purged) at the end."""
+    broker = LocalBroker(LOCAL_PORT)
+    started_here = broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        if started_here:
+            broker.stop(purge=True)
+
+
+@contextmanager
+def configured_or_local_broker() -> Iterator[str]:
+    """The broker of ``FEDAPAY_TEST_KAFKA_BOOTSTRAP`` when set, else :func:`local_broker`."""
+    configured = os.environ.get(BOOTSTRAP_VARIABLE)
+    if configured:
+        yield configured
+        return
+    with local_broker() as bootstrap:
+        yield bootstrap

@@ -30,12 +30,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.kafka_broker import LocalBroker
+from tests.kafka_broker import configured_or_local_broker
 from tests.reliability.deployment import EXACTLY_ONCE, MODES
 from tests.reliability.faults import REBALANCING, SCENARIOS, FaultRun, run_scenario
-
-BOOTSTRAP_VARIABLE = "FEDAPAY_TEST_KAFKA_BOOTSTRAP"
-LOCAL_PORT = 9092
 
 
 @dataclass
@@ -81,21 +78,6 @@ def cpu_hog(enabled: bool, seed: int) -> Iterator[None]:
     finally:
         process.terminate()
         process.join()
-
-
-@contextmanager
-def broker() -> Iterator[str]:
-    configured = os.environ.get(BOOTSTRAP_VARIABLE)
-    if configured:
-        yield configured
-        return
-    local = LocalBroker(LOCAL_PORT)
-    started = local.start()
-    try:
-        yield local.bootstrap
-    finally:
-        if started:
-            local.stop(purge=True)
 
 
 def _line(index: int, scenario: str, mode: str, run: FaultRun | None, error: str | None) -> str:
@@ -168,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scenarios = args.scenario or list(SCENARIOS)
     modes = args.mode or list(MODES)
-    with broker() as bootstrap:
+    with configured_or_local_broker() as bootstrap:
         tallies = asyncio.run(torture(args.runs, scenarios, modes, bootstrap, not args.no_hog))
     _say(summary(tallies))
     if any(mode == EXACTLY_ONCE and s in REBALANCING for s, mode in tallies):
