@@ -6,9 +6,12 @@
 Runs every scenario of :mod:`tests.reliability.faults` ``--runs`` times in each mode
 (each run on a deployment of its own), while a CPU hog pinned to the last core
 alternates busy and idle spells of random length, so that the workers' timing
-differs from run to run. Each run is checked against the same bounds as in CI and
-prints one line of figures; the summary gives, per scenario and mode, the runs
-that held every bound, the largest repeat count and the bound beside it.
+differs from run to run. Each run is checked against the same bounds as in CI,
+prints one line of figures and appends them to ``.cache/reliability/torture.jsonl``
+with the commit it ran on; the summary gives, per scenario and mode, the runs
+that held every bound, what was lost or wrong, and the largest repeat count with
+its bound. ``--summary`` prints that table for every run logged for the current
+commit, so several invocations add up.
 
 The broker is the one of ``FEDAPAY_TEST_KAFKA_BOOTSTRAP``, else the project's local
 broker (started if nothing answers, and stopped again at the end).
@@ -21,37 +24,70 @@ import asyncio
 import multiprocessing
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tests.kafka_broker import configured_or_local_broker
-from tests.reliability.deployment import EXACTLY_ONCE, MODES
-from tests.reliability.faults import REBALANCING, SCENARIOS, FaultRun, run_scenario
+import orjson
+
+from tests.kafka_broker import REPO_ROOT, configured_or_local_broker
+from tests.reliability.deployment import MODES
+from tests.reliability.faults import SCENARIOS, FaultRun, run_scenario
+from tests.reliability.results import RESULTS_DIR
+
+#: One line of figures per run, for every run ever made here (``--summary`` reads it).
+LOG = RESULTS_DIR / "torture.jsonl"
 
 
-@dataclass
-class Tally:
-    runs: int = 0
-    held: int = 0
-    max_repeats: int = 0
-    max_bound: int = 0
-    failures: list[str] = field(default_factory=list)
+def code_version() -> str:
+    """The last commit that changed anything but documentation (``-dirty`` when such a file
+    has uncommitted changes): the code the runs are made on."""
+    code = [".", ":(exclude)*.md"]
+    last = _git("log", "-1", "--format=%h", "--", *code)
+    changed = _git("status", "--porcelain", "--untracked-files=no", "--", *code)
+    return f"{last}-dirty" if changed else last or "unknown"
 
-    def add(self, run: FaultRun | None, error: str | None) -> None:
-        self.runs += 1
-        if run is not None:
-            self.max_repeats = max(self.max_repeats, run.outcome.tally.duplicates)
-            self.max_bound = max(self.max_bound, run.repeat_bound)
-        if error is None:
-            self.held += 1
-        else:
-            self.failures.append(error)
+
+def _git(*args: str) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip()
+
+
+def entry(
+    scenario: str, mode: str, run: FaultRun | None, error: str | None, version: str
+) -> dict[str, Any]:
+    figures: dict[str, Any] = {"scenario": scenario, "mode": mode, "version": version}
+    figures["held"] = error is None
+    figures["error"] = error
+    if run is not None:
+        figures["lost"] = run.outcome.tally.lost
+        figures["wrong_statuses"] = len(run.outcome.status_mismatches)
+        figures["repeats"] = run.outcome.tally.duplicates
+        figures["bound"] = run.repeat_bound
+        figures["uncommitted_at_kills"] = [kill.uncommitted for kill in run.faults.kills]
+        figures["redelivery_outputs"] = run.probe.outputs_after_redelivery
+    return figures
+
+
+def record(figures: dict[str, Any]) -> None:
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    with LOG.open("ab") as log:
+        log.write(orjson.dumps(figures) + b"\n")
+
+
+def logged(version: str) -> list[dict[str, Any]]:
+    if not LOG.exists():
+        return []
+    entries = [orjson.loads(line) for line in LOG.read_bytes().splitlines() if line.strip()]
+    return [figures for figures in entries if figures.get("version") == version]
 
 
 def _hog(seed: int) -> None:
@@ -115,30 +151,46 @@ async def _one(
 
 async def torture(
     runs: int, scenarios: Sequence[str], modes: Sequence[str], bootstrap: str, hog: bool
-) -> dict[tuple[str, str], Tally]:
-    tallies: dict[tuple[str, str], Tally] = {}
+) -> list[dict[str, Any]]:
+    version = code_version()
+    entries: list[dict[str, Any]] = []
     for index in range(1, runs + 1):
         for scenario in scenarios:
             for mode in modes:
-                seed = 1000 * index + len(tallies)
+                seed = 1000 * index + len(entries)
                 with cpu_hog(hog, seed):
                     run, error = await _one(scenario, mode, bootstrap, seed)
-                tallies.setdefault((scenario, mode), Tally()).add(run, error)
+                figures = entry(scenario, mode, run, error, version)
+                record(figures)
+                entries.append(figures)
                 _say(_line(index, scenario, mode, run, error))
-    return tallies
+    return entries
 
 
-def summary(tallies: dict[tuple[str, str], Tally]) -> str:
+def summary(entries: Sequence[dict[str, Any]]) -> str:
+    """Per scenario and mode: runs, runs that held every bound, the largest figures."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for figures in entries:
+        groups.setdefault((figures["scenario"], figures["mode"]), []).append(figures)
     lines = [
-        "| scenario | mode | runs | all bounds held | most repeats | bound |",
-        "|---|---|--:|--:|--:|--:|",
+        "| scenario | mode | runs | all bounds held | lost | wrong statuses"
+        " | most repeats (its bound) | most redelivery outputs |",
+        "|---|---|--:|--:|--:|--:|--:|--:|",
     ]
-    for (scenario, mode), tally in tallies.items():
+    for (scenario, mode), runs in sorted(groups.items(), key=lambda item: _order(*item[0])):
+        worst = max(runs, key=lambda figures: figures.get("repeats", -1))
         lines.append(
-            f"| {scenario} | {mode} | {tally.runs} | {tally.held} | {tally.max_repeats}"
-            f" | {tally.max_bound} |"
+            f"| {scenario} | {mode} | {len(runs)} | {sum(f['held'] for f in runs)}"
+            f" | {sum(f.get('lost', 0) for f in runs)}"
+            f" | {sum(f.get('wrong_statuses', 0) for f in runs)}"
+            f" | {worst.get('repeats', '-')} ({worst.get('bound', '-')})"
+            f" | {max(f.get('redelivery_outputs', 0) for f in runs)} |"
         )
     return "\n".join(lines)
+
+
+def _order(scenario: str, mode: str) -> tuple[int, int]:
+    return list(SCENARIOS).index(scenario), list(MODES).index(mode)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,15 +199,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     parser.add_argument("--mode", action="append", choices=MODES)
     parser.add_argument("--no-hog", action="store_true", help="no CPU hog beside the runs")
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="run nothing: the table of every run logged for the current code",
+    )
     args = parser.parse_args(argv)
+    if args.summary:
+        version = code_version()
+        _say(f"runs logged for {version} in {LOG.relative_to(REPO_ROOT)}:")
+        _say(summary(logged(version)))
+        return 0
     scenarios = args.scenario or list(SCENARIOS)
     modes = args.mode or list(MODES)
     with configured_or_local_broker() as bootstrap:
-        tallies = asyncio.run(torture(args.runs, scenarios, modes, bootstrap, not args.no_hog))
-    _say(summary(tallies))
-    if any(mode == EXACTLY_ONCE and s in REBALANCING for s, mode in tallies):
-        _say("(exactly_once across a rebalance is an open problem: see RELIABILITY.md)")
-    return 0 if all(t.held == t.runs for t in tallies.values()) else 1
+        entries = asyncio.run(torture(args.runs, scenarios, modes, bootstrap, not args.no_hog))
+    _say(summary(entries))
+    return 0 if all(figures["held"] for figures in entries) else 1
 
 
 if __name__ == "__main__":
