@@ -31,11 +31,13 @@ from ingress.errors import (
 )
 from ingress.middleware import OUTCOME, accepted_response, error_response, json_response
 from ingress.records import Delivery, record_for
-from ingress.source import allowed, client_address
+from ingress.source import allowed, client_address, rate_key
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-FEDAPAY-SIGNATURE"
+#: Every line of it is read, in order (see :mod:`ingress.source`).
+FORWARDED_FOR = "X-Forwarded-For"
 BODY_READ_TIMEOUT = 10.0
 
 
@@ -61,12 +63,12 @@ def _admit(request: web.Request, context: IngressContext) -> None:
     if not settings.allowed_networks and context.limiter is None:
         return  # nothing looks at the address: skip parsing it
     address = client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
+        request.remote, request.headers.getall(FORWARDED_FOR, ()), settings.trusted_proxies
     )
     if not allowed(address, settings.allowed_networks):
         raise ForbiddenSource()
     if context.limiter is not None:
-        wait = context.limiter.acquire(str(address), time.monotonic())
+        wait = context.limiter.acquire(rate_key(address), time.monotonic())
         if wait > 0:
             raise RateLimited(context.limiter.retry_after(wait))
 

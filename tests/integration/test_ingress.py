@@ -9,6 +9,7 @@ import time
 
 import orjson
 import pytest
+from multidict import CIMultiDict
 
 from ingress.signature import sign
 from schemas import headers
@@ -162,6 +163,63 @@ async def test_forwarded_for_believed_only_from_trusted_proxy(
     async with running_ingress(environ(kafka_bootstrap, topic_prefix, **trusted)) as client:
         response = await client.post(URL, data=BODY, headers=signed(BODY, **forwarded))
         assert response.status == 200
+
+
+async def test_forwarded_for_reads_every_header_line_in_order(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """A proxy that appends its own X-Forwarded-For line: the client's line is forgeable."""
+    await _topics(kafka_bootstrap, topic_prefix)
+    env = environ(
+        kafka_bootstrap, topic_prefix, ALLOWED_CIDRS="203.0.113.0/24", TRUSTED_PROXIES="127.0.0.0/8"
+    )
+    forged_then_appended = CIMultiDict(signed(BODY))
+    forged_then_appended.add("X-Forwarded-For", "203.0.113.9")  # sent by the client
+    forged_then_appended.add("X-Forwarded-For", "198.51.100.1")  # appended by the proxy
+    async with running_ingress(env) as client:
+        response = await client.post(URL, data=BODY, headers=forged_then_appended)
+        assert response.status == 403
+        assert await error_of(response) == {"error": "forbidden_source"}
+
+
+@pytest.mark.parametrize("hop", ["2001:db8::9%eth0", "203.0.113.9:443", "[2001:db8::9]:443"])
+async def test_forwarded_for_with_zone_id_or_port_is_refused(
+    kafka_bootstrap: str, topic_prefix: str, hop: str
+) -> None:
+    await _topics(kafka_bootstrap, topic_prefix)
+    env = environ(
+        kafka_bootstrap,
+        topic_prefix,
+        ALLOWED_CIDRS="203.0.113.0/24,2001:db8::/32",
+        TRUSTED_PROXIES="127.0.0.0/8",
+    )
+    async with running_ingress(env) as client:
+        response = await client.post(
+            URL, data=BODY, headers=signed(BODY, **{"X-Forwarded-For": hop})
+        )
+        assert response.status == 403
+        assert await error_of(response) == {"error": "forbidden_source"}
+
+
+async def test_ipv6_clients_are_rate_limited_by_their_64(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    await _topics(kafka_bootstrap, topic_prefix)
+    env = environ(
+        kafka_bootstrap,
+        topic_prefix,
+        TRUSTED_PROXIES="127.0.0.0/8",
+        RATE_LIMIT_PER_SECOND="0.5",
+        RATE_LIMIT_BURST="2",
+    )
+    async with running_ingress(env) as client:
+        statuses = []
+        for client_address in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"):
+            headers = signed(BODY, **{"X-Forwarded-For": client_address})
+            statuses.append((await client.post(URL, data=BODY, headers=headers)).status)
+        assert statuses == [200, 200, 429]
+        other_64 = signed(BODY, **{"X-Forwarded-For": "2001:db8:1:3::1"})
+        assert (await client.post(URL, data=BODY, headers=other_64)).status == 200
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
