@@ -1,8 +1,9 @@
-"""A token bucket per client address. Pure: the caller passes the clock."""
+"""A token bucket per client key. Pure: the caller passes the clock."""
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 
@@ -15,24 +16,37 @@ class _Bucket:
 class RateLimiter:
     """``rate`` requests per second per key, bursts up to ``burst``.
 
-    Keys idle long enough to have refilled are forgotten, so memory is bounded
-    by the number of clients active within ``burst / rate`` seconds.
+    At most ``max_keys`` buckets are kept, least recently used first. Each new key
+    forgets up to two least recently used keys that have been idle long enough to
+    have refilled (forgetting them changes nothing), and, when the table is still
+    full, the least recently used key whatever its state. Every call is O(1):
+    eviction never scans the table.
     """
+
+    #: Idle keys forgotten per new key: more than one, so a table of idle keys shrinks.
+    _IDLE_EVICTIONS = 2
 
     def __init__(self, rate: float, burst: int, *, max_keys: int = 100_000) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self._rate = rate
         self._burst = float(burst)
+        self._refill = self._burst / rate
         self._max_keys = max_keys
-        self._buckets: dict[str, _Bucket] = {}
+        #: Least recently used first.
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def acquire(self, key: str, now: float) -> float:
         """Take one token. Returns 0 when allowed, else the seconds until one is free."""
         bucket = self._buckets.get(key)
         if bucket is None:
-            self._evict_idle(now)
+            self._evict(now)
             bucket = self._buckets[key] = _Bucket(self._burst, now)
+        else:
+            self._buckets.move_to_end(key)
         bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
         bucket.updated = now
         if bucket.tokens >= 1.0:
@@ -43,11 +57,14 @@ class RateLimiter:
     def retry_after(self, wait: float) -> int:
         return max(1, math.ceil(wait))
 
-    def _evict_idle(self, now: float) -> None:
-        if len(self._buckets) < self._max_keys:
-            return
-        refill = self._burst / self._rate
-        for key in [k for k, b in self._buckets.items() if now - b.updated >= refill]:
-            del self._buckets[key]
-        if len(self._buckets) >= self._max_keys:  # all active: drop the stalest
-            del self._buckets[min(self._buckets, key=lambda k: self._buckets[k].updated)]
+    def _evict(self, now: float) -> None:
+        buckets = self._buckets
+        for _ in range(self._IDLE_EVICTIONS):
+            if not buckets:
+                return
+            oldest = next(iter(buckets.values()))
+            if now - oldest.updated < self._refill:
+                break
+            buckets.popitem(last=False)
+        if len(buckets) >= self._max_keys:  # all recent: drop the least recently used
+            buckets.popitem(last=False)
