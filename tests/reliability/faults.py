@@ -138,9 +138,10 @@ async def kill_during_recovery(run: Run) -> None:
 
 
 async def kill_during_rebalance(run: Run) -> None:
-    """A second worker joins after 30 %; the first is SIGKILLed while the group rebalances
-    (the newcomer has begun recovering the tables it was given) and restarted."""
-    joined = await run.progress(0.3)
+    """A second worker joins after 10 % (early, so deliveries still arrive while the group
+    rebalances); the first is SIGKILLed as soon as the newcomer begins recovering the tables
+    it was given, and restarted."""
+    joined = await run.progress(0.1)
     run.start("w2")
     await run.wait_recovery_started("w2", 0)
     await run.kill("w1", joined)
