@@ -123,9 +123,20 @@ class NormalizedEvent(_Record):
 
 @dataclass(frozen=True, slots=True)
 class StatusRecord(_Record):
-    """A transaction's derived status, on the compacted <prefix>.transaction.status."""
+    """A transaction's derived status, on the compacted <prefix>.transaction.status.
+
+    Keyed <endpoint>:<transaction_id> (endpoint "-" when the raw record had no
+    endpoint header): one latest record per (endpoint, transaction).
+    """
 
     transaction_id: str = field(metadata=doc("FedaPay transaction id (entity.id), as a string."))
+    endpoint: str | None = field(
+        metadata=doc(
+            "The webhook endpoint (fedapay-endpoint) of the transaction, e.g. live or sandbox: "
+            "live and sandbox number transactions independently, so a transaction is "
+            "(endpoint, transaction_id). Null when the raw record had no endpoint header."
+        )
+    )
     status: Status = field(metadata=doc("The status now derived for the transaction."))
     previous_status: Status | None = field(
         metadata=doc("The status derived before this one, or null for the first one seen.")
@@ -142,7 +153,8 @@ class StatusRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class Anomaly(_Record):
-    """Something in FedaPay's own timeline that should not happen, on <prefix>.anomalies.
+    """Something in FedaPay's own timeline that should not happen, on <prefix>.anomalies
+    (keyed <endpoint>:<transaction_id>).
 
     illegal_transition: two consecutive statuses (by updated_at) that the
     transition table does not allow, e.g. approved then pending; reported once
@@ -154,6 +166,13 @@ class Anomaly(_Record):
 
     kind: AnomalyKind = field(metadata=doc("What is wrong."))
     transaction_id: str = field(metadata=doc("FedaPay transaction id (entity.id), as a string."))
+    endpoint: str | None = field(
+        metadata=doc(
+            "The webhook endpoint (fedapay-endpoint) of the transaction, e.g. live or sandbox: "
+            "live and sandbox number transactions independently, so a transaction is "
+            "(endpoint, transaction_id). Null when the raw record had no endpoint header."
+        )
+    )
     from_status: str | None = field(
         metadata=doc("The earlier status of the offending pair (or the status kept).")
     )

@@ -6,6 +6,7 @@ a version field so a later release can read what an earlier one wrote.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, cast
 
 import orjson
@@ -16,6 +17,10 @@ from streams.dedup import SeenEntry
 from streams.state_machine import Point, TransactionState
 
 _VERSION = 1
+#: Transaction states: 2 since states are keyed ``<endpoint>:<transaction id>`` and hold their
+#: endpoint. A version-1 state (keyed by the bare id, endpoint unknown) is never read as any
+#: endpoint's.
+_STATE_VERSION = 2
 
 
 class CorruptValue(BridgeError):
@@ -50,8 +55,9 @@ def decode_seen(value: bytes) -> SeenEntry:
 def encode_state(state: TransactionState) -> bytes:
     return orjson.dumps(
         {
-            "v": _VERSION,
+            "v": _STATE_VERSION,
             "id": state.transaction_id,
+            "endpoint": state.endpoint,
             "history": [[p.at_ms, p.status, p.updated_at, p.reported] for p in state.history],
             "event": state.event,
             "dedup_key": state.dedup_key,
@@ -65,13 +71,17 @@ def encode_state(state: TransactionState) -> bytes:
 
 
 def decode_state(value: bytes) -> TransactionState:
-    document = _load(value)
+    document = _load(value, _STATE_VERSION)
     try:
+        endpoint = document["endpoint"]
+        if endpoint is not None and not isinstance(endpoint, str):
+            raise ValueError("endpoint is not a string")
         history = tuple(_point(item) for item in document["history"])
         if not history:
             raise ValueError("empty history")
         return TransactionState(
             transaction_id=str(document["id"]),
+            endpoint=endpoint,
             history=history,
             event=str(document["event"]),
             dedup_key=str(document["dedup_key"]),
@@ -85,6 +95,19 @@ def decode_state(value: bytes) -> TransactionState:
         raise CorruptValue(f"transaction state: {exc!r}") from None
 
 
+def encode_endpoints(endpoints: Iterable[str]) -> bytes:
+    """The value of a transaction's index entry (:func:`schemas.keys.index_key`)."""
+    return orjson.dumps({"v": _VERSION, "endpoints": sorted(set(endpoints))})
+
+
+def decode_endpoints(value: bytes) -> list[str]:
+    document = _load(value)
+    endpoints = document.get("endpoints")
+    if not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints):
+        raise CorruptValue("transaction index: endpoints is not a list of names")
+    return list(endpoints)
+
+
 def _point(item: list[Any]) -> Point:
     at_ms, status, updated_at, reported = item
     if status not in STATUSES:
@@ -92,11 +115,11 @@ def _point(item: list[Any]) -> Point:
     return Point(int(at_ms), cast(Status, status), str(updated_at), bool(reported))
 
 
-def _load(value: bytes) -> dict[str, Any]:
+def _load(value: bytes, version: int = _VERSION) -> dict[str, Any]:
     try:
         document = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise CorruptValue(f"not JSON: {exc.msg}") from None
-    if not isinstance(document, dict) or document.get("v") != _VERSION:
+    if not isinstance(document, dict) or document.get("v") != version:
         raise CorruptValue("unknown table value version")
     return document

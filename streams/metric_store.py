@@ -5,8 +5,13 @@ are staged (:mod:`streams.staging`) and made durable by :meth:`MetricStore.flush
 which the processor calls once per batch: the windows a batch touches are written
 once each, whatever the number of its records.
 
-One table value per (raw partition, resolution, window start), keyed
-``<partition>|<resolution>|<start ms>``. The processor writes it while it
+One table value per (raw partition, endpoint, resolution, window start), keyed
+``<partition>|<endpoint>|<resolution>|<start ms>`` (endpoint ``-``: raw records
+without the endpoint header, see :mod:`schemas.keys`): live and sandbox are
+counted apart, and a query reads one endpoint's windows or merges every
+endpoint's. Windows written before endpoints were kept apart (keyed
+``<partition>|<resolution>|<start ms>``) count in the all-endpoints reading
+only, and retire by their retention. The processor writes it while it
 handles a record of that raw partition, so the value goes to the same
 changelog partition as the record (Faust's ``partition_for_key`` is the
 current event's partition) and every key lives in exactly one changelog
@@ -22,6 +27,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from schemas import keys
 from streams import aggregates
 from streams.aggregates import Counters
 from streams.staging import DurableTable, StagedTable
@@ -38,15 +44,25 @@ class WindowKey:
     partition: int
     resolution: str
     start_ms: int
+    #: ``None``: a window written before windows were kept per endpoint (all endpoints).
+    endpoint: str | None
 
     def encode(self) -> bytes:
-        return f"{self.partition}|{self.resolution}|{self.start_ms}".encode()
+        if self.endpoint is None:
+            return f"{self.partition}|{self.resolution}|{self.start_ms}".encode()
+        return f"{self.partition}|{self.endpoint}|{self.resolution}|{self.start_ms}".encode()
 
     @classmethod
     def decode(cls, key: bytes) -> WindowKey | None:
         try:
-            partition, resolution, start = key.decode().split("|")
-            return cls(int(partition), resolution, int(start))
+            parts = key.decode().split("|")
+            if len(parts) == 3:
+                partition, resolution, start = parts
+                return cls(int(partition), resolution, int(start), None)
+            partition, endpoint, resolution, start = parts
+            if not keys.is_endpoint(endpoint):
+                return None
+            return cls(int(partition), resolution, int(start), endpoint)
         except ValueError:
             return None
 
@@ -61,13 +77,16 @@ class MetricStore:
         #: skipped while the table still holds exactly those bytes.
         self._recent: dict[bytes, tuple[bytes, Counters]] = {}
 
-    def add(self, partition: int, at_ms: int, now_ms: int, added: Mapping[str, int]) -> None:
-        """Stage ``added`` into the windows holding ``at_ms`` (skipping windows already expired)."""
+    def add(
+        self, partition: int, endpoint: str, at_ms: int, now_ms: int, added: Mapping[str, int]
+    ) -> None:
+        """Stage ``added`` into ``endpoint``'s windows holding ``at_ms`` (skipping windows
+        already expired)."""
         for resolution in self.resolutions:
             start = resolution.start(at_ms)
             if resolution.expired(start, now_ms):
                 continue
-            key = WindowKey(partition, resolution.name, start).encode()
+            key = WindowKey(partition, resolution.name, start, endpoint).encode()
             counters = aggregates.merge(self._load(key, partition), added)
             value = aggregates.encode(counters)
             self._remember(key, value, counters)
@@ -105,10 +124,15 @@ class MetricStore:
         return len(expired)
 
     def windows(
-        self, partitions: Collection[int], resolution: Resolution, from_ms: int, to_ms: int
+        self,
+        partitions: Collection[int],
+        resolution: Resolution,
+        from_ms: int,
+        to_ms: int,
+        endpoint: str | None = None,
     ) -> dict[int, Counters]:
         """Window start -> the counters of ``partitions`` merged, for windows overlapping
-        ``[from_ms, to_ms)``."""
+        ``[from_ms, to_ms)``: of ``endpoint``, or of every endpoint when ``None``."""
         first = resolution.start(from_ms)
         merged: dict[int, Counters] = {}
         for key, value in self.table.items():
@@ -116,6 +140,8 @@ class MetricStore:
             if found is None or found.resolution != resolution.name:
                 continue
             if found.partition not in partitions or not first <= found.start_ms < to_ms:
+                continue
+            if endpoint is not None and found.endpoint != endpoint:
                 continue
             try:
                 counters = aggregates.decode(value)

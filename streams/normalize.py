@@ -41,8 +41,9 @@ def normalize(
     )
 
 
-def observation(envelope: Envelope) -> Observation:
-    """What the state machine needs from a transaction event."""
+def observation(envelope: Envelope, endpoint: str | None) -> Observation:
+    """What the state machine needs from a transaction event (``endpoint``: the records'
+    ``endpoint`` field)."""
     entity: dict[str, Any] = envelope.body["entity"]
     status = entity.get("status")
     currency = entity.get("currency")
@@ -55,6 +56,7 @@ def observation(envelope: Envelope) -> Observation:
         updated_at=envelope.updated_at or None,
         event=envelope.name,
         dedup_key=envelope.dedup_key,
+        endpoint=endpoint,
         reference=reference if isinstance(reference, str) else None,
         amount=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
         currency=iso if isinstance(iso, str) else None,

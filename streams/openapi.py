@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from schemas import keys
 from streams.query import FILTERS, MAX_MINUTES
 from streams.windows import Resolution
 
@@ -18,6 +19,16 @@ _ERROR = {
     "type": "object",
     "required": ["error", "detail"],
     "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+}
+
+_AMBIGUOUS = {
+    "type": "object",
+    "required": ["error", "detail", "endpoints"],
+    "properties": {
+        "error": {"const": "ambiguous"},
+        "detail": {"type": "string"},
+        "endpoints": {"type": "array", "items": {"type": "string"}},
+    },
 }
 
 _SUMMARY: dict[str, Any] = {
@@ -69,7 +80,18 @@ _SUMMARY: dict[str, Any] = {
 _TEXT: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^|]+$"}
 _TIME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 64}
 
+#: An endpoint name, or ``-`` (records without the endpoint header).
+_ENDPOINT: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"{keys.ENDPOINT_NAME.pattern}|^-$",
+    "maxLength": 63,
+}
+
 _FRAME = {
+    "endpoint": {
+        "type": ["string", "null"],
+        "description": "The endpoint the windows are of; null: every endpoint's, merged.",
+    },
     "resolution": {"type": "string"},
     "from": {"type": "string", "format": "date-time"},
     "to": {"type": "string", "format": "date-time"},
@@ -91,21 +113,35 @@ def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
     descriptions = {
         400: "Invalid parameter.",
         404: "Not found.",
+        409: "The transaction id exists on several endpoints and none was chosen: the answer "
+        "lists them in `endpoints`; ask again with `?endpoint=`.",
         503: "A partition has no reachable worker now (rebalancing); retry.",
     }
     responses: dict[str, Any] = {
         "200": {"description": "OK", "content": {"application/json": {"schema": ok}}}
     }
     for code in codes:
+        schema = _AMBIGUOUS if code == 409 else _ERROR
         responses[str(code)] = {
             "description": descriptions[code],
-            "content": {"application/json": {"schema": _ERROR}},
+            "content": {"application/json": {"schema": schema}},
         }
     return responses
 
 
+def _endpoint(what: str) -> dict[str, Any]:
+    return _param("endpoint", what, **_ENDPOINT)
+
+
 def _filters() -> list[dict[str, Any]]:
-    return [_param(name, f"Only counters whose {name} is this value.", **_TEXT) for name in FILTERS]
+    chosen = _endpoint(
+        "Only this webhook endpoint's windows (e.g. live, sandbox; '-': raw records without "
+        "the endpoint header). Default: every endpoint's, merged."
+    )
+    return [
+        chosen,
+        *(_param(name, f"Only counters whose {name} is this value.", **_TEXT) for name in FILTERS),
+    ]
 
 
 def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
@@ -147,9 +183,14 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
     }
     transaction_schema = {
         "type": "object",
-        "required": ["transaction_id", "status", "updated_at", "history"],
+        "required": ["transaction_id", "endpoint", "status", "updated_at", "history"],
         "properties": {
             "transaction_id": {"type": "string"},
+            "endpoint": {
+                "type": ["string", "null"],
+                "description": "The webhook endpoint of the transaction (null: raw records "
+                "without the endpoint header).",
+            },
             "status": {"type": "string"},
             "updated_at": {"type": "string"},
             "event": {"type": "string"},
@@ -230,9 +271,15 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                                 "maxLength": 100,
                                 "pattern": "^[^|/]+$",
                             },
-                        }
+                        },
+                        _endpoint(
+                            "The webhook endpoint of the transaction (e.g. live, sandbox; '-': "
+                            "raw records without the endpoint header). Live and sandbox number "
+                            "transactions independently. Default: the id's only endpoint; 409 "
+                            "when it exists on several."
+                        ),
                     ],
-                    "responses": _responses(transaction_schema, 400, 404, 503),
+                    "responses": _responses(transaction_schema, 400, 404, 409, 503),
                 }
             },
             "/internal/windows": {
@@ -243,6 +290,7 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                     "parameters": [
                         *window_params,
                         _param("partitions", "Comma-separated raw partitions."),
+                        _endpoint("Only this endpoint's windows (default: every endpoint's)."),
                     ],
                     "responses": _responses(
                         {

@@ -9,6 +9,13 @@ between repeats outputs (at-least-once) and never loses one.
 Every output carries the delivery's dedup key in the ``fedapay-dedup-key``
 header (DLQ records: the raw header's, else ``sha256:<hex of the body>``), so
 consumers can drop repeats. Outputs of one transaction keep its partition.
+
+Identities are qualified by the delivery's endpoint (:mod:`schemas.keys`): the
+dedup table key is ``<endpoint>:<dedup key>``, the state table key and the key
+of status and anomaly records ``<endpoint>:<transaction id>``, so live and
+sandbox never share a dedup entry or a transaction. A raw record whose
+``fedapay-endpoint`` header is not an endpoint name goes to the DLQ
+(``invalid_endpoint``).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas import headers
+from schemas import headers, keys
 from schemas.envelope import Envelope, MalformedEvent, parse
 from schemas.records import Anomaly, StatusRecord
 from schemas.topics import Topics
@@ -64,11 +71,23 @@ class Delivery:
     envelope: Envelope
     record: RawRecord
     received_at_ms: int
-    endpoint: str | None
+    #: The endpoint of the key (:func:`schemas.keys.endpoint_of`): ``-`` without the header.
+    endpoint: str
 
     @property
     def dedup_key(self) -> str:
+        """The delivery's dedup key within its endpoint (the ``fedapay-dedup-key`` header)."""
         return self.envelope.dedup_key
+
+    @property
+    def seen_key(self) -> str:
+        """The dedup table key: ``<endpoint>:<dedup key>``."""
+        return keys.qualified(self.endpoint, self.dedup_key)
+
+    @property
+    def record_endpoint(self) -> str | None:
+        """The ``endpoint`` field of its records (``None``: the raw record had no header)."""
+        return keys.record_endpoint(self.endpoint)
 
     @property
     def is_transaction(self) -> bool:
@@ -76,8 +95,15 @@ class Delivery:
 
     @property
     def transaction_id(self) -> str | None:
-        """The state table key: the entity id of a transaction event, else ``None``."""
+        """The entity id of a transaction event, else ``None``."""
         return self.envelope.entity_id if self.is_transaction else None
+
+    @property
+    def state_key(self) -> str | None:
+        """The state table key (``<endpoint>:<transaction id>``) of a transaction event, also
+        the key of its status and anomaly records; else ``None``."""
+        tx_id = self.transaction_id
+        return None if tx_id is None else keys.qualified(self.endpoint, tx_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +132,15 @@ def read(record: RawRecord, topics: Topics) -> Delivery | Output:
         envelope = parse(body)
     except MalformedEvent as exc:
         return dead_letter(record, topics, exc.code, exc.detail)
+    try:
+        endpoint = keys.endpoint_of(meta.get(headers.ENDPOINT))
+    except keys.InvalidEndpoint as exc:
+        return dead_letter(record, topics, keys.INVALID_ENDPOINT, str(exc))
     return Delivery(
         envelope=envelope,
         record=record,
         received_at_ms=_received_at(meta.get(headers.RECEIVED_AT_MS), record.timestamp_ms),
-        endpoint=meta.get(headers.ENDPOINT),
+        endpoint=endpoint,
     )
 
 
@@ -142,7 +172,7 @@ def plan(
     outputs = [_event_output(delivery, config)]
     if not delivery.is_transaction:
         return Plan(outputs=tuple(outputs), seen=decision.entry, duplicate=False)
-    step = advance(state, normalize.observation(delivery.envelope))
+    step = advance(state, normalize.observation(delivery.envelope, delivery.record_endpoint))
     if step.status_record is not None:
         outputs.append(_status_output(delivery, step.status_record, config.topics))
     outputs.extend(_anomaly_output(delivery, anomaly, config.topics) for anomaly in step.anomalies)
@@ -160,7 +190,7 @@ def _event_output(delivery: Delivery, config: PipelineConfig) -> Output:
     event = normalize.normalize(
         delivery.envelope,
         received_at_ms=delivery.received_at_ms,
-        endpoint=delivery.endpoint,
+        endpoint=delivery.record_endpoint,
         keep_account=config.keep_account,
     )
     return Output(
@@ -172,13 +202,19 @@ def _event_output(delivery: Delivery, config: PipelineConfig) -> Output:
     )
 
 
+def _qualified_key(delivery: Delivery) -> bytes:
+    key = delivery.state_key
+    assert key is not None, "only transaction events have status and anomaly records"
+    return key.encode()
+
+
 def _status_output(delivery: Delivery, record: StatusRecord, topics: Topics) -> Output:
-    key = record.transaction_id.encode()
+    key = _qualified_key(delivery)
     return Output(OutputKind.STATUS, topics.status, key, record.to_json(), _headers(delivery))
 
 
 def _anomaly_output(delivery: Delivery, anomaly: Anomaly, topics: Topics) -> Output:
-    key = anomaly.transaction_id.encode()
+    key = _qualified_key(delivery)
     return Output(OutputKind.ANOMALY, topics.anomalies, key, anomaly.to_json(), _headers(delivery))
 
 
@@ -188,8 +224,8 @@ def _headers(delivery: Delivery) -> HeaderList:
         headers.EVENT_NAME: delivery.envelope.name,
         headers.RECEIVED_AT_MS: delivery.received_at_ms,
     }
-    if delivery.endpoint is not None:
-        pairs[headers.ENDPOINT] = delivery.endpoint
+    if delivery.record_endpoint is not None:
+        pairs[headers.ENDPOINT] = delivery.record_endpoint
     return tuple(headers.encode(pairs))
 
 
@@ -207,7 +243,8 @@ def replay(
 ) -> tuple[list[Output], dict[str, SeenEntry], dict[str, TransactionState]]:
     """Run the pipeline over records of one partition, in order, with in-memory tables.
 
-    The reference model the integration tests compare a real worker against.
+    The reference model the integration tests compare a real worker against. The
+    tables are keyed like the worker's (``<endpoint>:<id>``).
     """
     seen_table: dict[str, SeenEntry] = {}
     state_table: dict[str, TransactionState] = {}
@@ -217,12 +254,12 @@ def replay(
         if isinstance(delivery, Output):
             outputs.append(delivery)
             continue
-        key = delivery.dedup_key
-        tx_id = delivery.transaction_id
-        state = None if tx_id is None else state_table.get(tx_id)
+        key = delivery.seen_key
+        state_key = delivery.state_key
+        state = None if state_key is None else state_table.get(state_key)
         step = plan(delivery, seen_table.get(key), state, config)
         outputs.extend(step.outputs)
         seen_table[key] = step.seen
-        if tx_id is not None and step.state is not None:
-            state_table[tx_id] = step.state
+        if state_key is not None and step.state is not None:
+            state_table[state_key] = step.state
     return outputs, seen_table, state_table

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from schemas import headers, keys
 from streams import aggregates, codec, dedup
 from streams.dedup import SeenEntry
 from streams.metric_store import MetricStore
@@ -91,6 +92,10 @@ class Decision:
     state_key: bytes | None
     #: ``None``: the transaction state is not written.
     state: bytes | None
+    #: The transaction's index entry (:func:`schemas.keys.index_key`) when this record made
+    #: the first state of its endpoint; ``None``: not written.
+    index_key: bytes | None
+    index: bytes | None
     delivery: Delivery
     #: The partition's stream time.
     now_ms: int
@@ -107,6 +112,14 @@ class Batch:
     def add(self, partition: int, outputs: Sequence[Output]) -> None:
         if outputs:
             self.outputs.setdefault(partition, []).extend(outputs)
+
+
+def _endpoint(record: RawRecord) -> str:
+    """The endpoint a raw record's metrics count under: ``-`` without a valid header."""
+    try:
+        return keys.endpoint_of(headers.decode(record.headers).get(headers.ENDPOINT))
+    except keys.InvalidEndpoint:
+        return keys.NO_ENDPOINT
 
 
 class Processor:
@@ -222,7 +235,9 @@ class Processor:
             delivery = decision.delivery
             added = aggregates.increments(delivery, decision.plan, emitted_at_ms)
             partition = delivery.record.partition
-            self.metrics.add(partition, delivery.received_at_ms, decision.now_ms, added)
+            self.metrics.add(
+                partition, delivery.endpoint, delivery.received_at_ms, decision.now_ms, added
+            )
 
     def _discard(self) -> None:
         self.seen.discard()
@@ -249,6 +264,8 @@ class Processor:
         partition = record.partition
         if decision.state_key is not None and decision.state is not None:
             self.states.put(partition, decision.state_key, decision.state)
+        if decision.index_key is not None and decision.index is not None:
+            self.states.put(partition, decision.index_key, decision.index)
         batch.decided.append(decision)
         self.seen.put(partition, decision.seen_key, decision.seen)
         result = decision.plan
@@ -261,7 +278,11 @@ class Processor:
         if self.metrics is not None:
             at_ms = self._stream_time.get(record.partition, record.timestamp_ms)
             self.metrics.add(
-                record.partition, record.timestamp_ms, at_ms, aggregates.dead_letter_increments()
+                record.partition,
+                _endpoint(record),
+                record.timestamp_ms,
+                at_ms,
+                aggregates.dead_letter_increments(),
             )
         log.warning(
             "raw record sent to the DLQ",
@@ -275,20 +296,41 @@ class Processor:
             return delivery
         now_ms = max(self._stream_time.get(record.partition, 0), delivery.received_at_ms)
         self._stream_time[record.partition] = now_ms
-        seen_key = delivery.dedup_key.encode()
-        tx_id = delivery.transaction_id
-        state_key = None if tx_id is None else tx_id.encode()
+        seen_key = delivery.seen_key.encode()
+        qualified = delivery.state_key
+        state_key = None if qualified is None else qualified.encode()
         state = None if state_key is None else self._load_state(state_key, record.partition)
         result = plan(delivery, self._load_seen(seen_key, record.partition), state, self.config)
+        index_key, index = None, None
+        if state is None and result.state is not None:
+            index_key, index = self._indexed(delivery, record.partition)
         return Decision(
             plan=result,
             seen_key=seen_key,
             seen=codec.encode_seen(result.seen),
             state_key=state_key,
             state=None if result.state is None else codec.encode_state(result.state),
+            index_key=index_key,
+            index=index,
             delivery=delivery,
             now_ms=now_ms,
         )
+
+    def _indexed(self, delivery: Delivery, partition: int) -> tuple[bytes | None, bytes | None]:
+        """The index entry of the delivery's transaction with its endpoint added, if missing."""
+        assert delivery.transaction_id is not None
+        key = keys.index_key(delivery.transaction_id).encode()
+        value = self.states.get(key, partition)
+        endpoints: list[str] = []
+        if value is not None:
+            try:
+                endpoints = codec.decode_endpoints(value)
+            except codec.CorruptValue:
+                self.stats.corrupt_values += 1
+                log.warning("unreadable transaction index replaced")
+        if delivery.endpoint in endpoints:
+            return None, None
+        return key, codec.encode_endpoints([*endpoints, delivery.endpoint])
 
     def sweep(self, partition: int, now_ms: int) -> int:
         """Stage the deletion of the expired dedup keys of ``partition`` if a sweep is due;

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from common.errors import BridgeError
+from schemas import keys
 from streams import aggregates
 from streams.aggregates import Counters
 from streams.clock import iso_ms, parse_ms
@@ -45,6 +46,8 @@ class WindowQuery:
     from_ms: int
     to_ms: int
     filters: Mapping[str, str]
+    #: Only this endpoint's windows; ``None``: every endpoint's, merged.
+    endpoint: str | None = None
 
 
 def check_text(parameter: str, value: str, limit: int) -> str:
@@ -94,6 +97,17 @@ def parse_filters(params: Mapping[str, str]) -> dict[str, str]:
     return filters
 
 
+def parse_endpoint(params: Mapping[str, str]) -> str | None:
+    """The ``endpoint`` parameter: an endpoint name, ``-`` (records without the endpoint
+    header), or absent (``None``: every endpoint)."""
+    value = params.get("endpoint")
+    if value is None:
+        return None
+    if not keys.is_endpoint(value):
+        raise BadQuery("endpoint", f"an endpoint name ({keys.ENDPOINT_NAME.pattern}) or '-'")
+    return value
+
+
 def parse_range(params: Mapping[str, str], resolutions: Sequence[Resolution]) -> WindowQuery:
     resolution = parse_resolution(params.get("resolution"), resolutions)
     from_ms = parse_time("from", params.get("from"))
@@ -102,7 +116,7 @@ def parse_range(params: Mapping[str, str], resolutions: Sequence[Resolution]) ->
         raise BadQuery("to", "must be after from")
     if resolution.count(from_ms, to_ms) > MAX_WINDOWS:
         raise BadQuery("to", f"the range spans more than {MAX_WINDOWS} {resolution.name} windows")
-    return WindowQuery(resolution, from_ms, to_ms, parse_filters(params))
+    return WindowQuery(resolution, from_ms, to_ms, parse_filters(params), parse_endpoint(params))
 
 
 def parse_summary(
@@ -125,7 +139,8 @@ def parse_summary(
         raise BadQuery("minutes", "no resolution of one minute or less is configured")
     start = resolution.start(now_ms - minutes * 60_000 + resolution.size_ms)
     to_ms = resolution.end(resolution.start(now_ms))
-    return WindowQuery(resolution, start, to_ms, parse_filters(params)), minutes
+    query = WindowQuery(resolution, start, to_ms, parse_filters(params), parse_endpoint(params))
+    return query, minutes
 
 
 def parse_partitions(text: str | None) -> list[int]:
@@ -152,6 +167,7 @@ def _window_frame(query: WindowQuery) -> dict[str, Any]:
         "from": iso_ms(query.from_ms),
         "to": iso_ms(query.to_ms),
         "filters": dict(query.filters),
+        "endpoint": query.endpoint,
     }
 
 
@@ -179,6 +195,7 @@ def transaction_document(state: TransactionState) -> dict[str, Any]:
     """A transaction's derived status and its timeline (oldest first)."""
     return {
         "transaction_id": state.transaction_id,
+        "endpoint": state.endpoint,
         "status": state.status,
         "updated_at": state.updated_at,
         "event": state.event,
@@ -188,6 +205,16 @@ def transaction_document(state: TransactionState) -> dict[str, Any]:
         "stale_deliveries": state.stale_deliveries,
         "anomalies": state.anomalies,
         "history": [{"status": p.status, "updated_at": p.updated_at} for p in state.history],
+    }
+
+
+def ambiguous_document(transaction_id: str, endpoints: Sequence[str]) -> dict[str, Any]:
+    """The 409 answer: the id exists on several endpoints and none was chosen."""
+    return {
+        "error": "ambiguous",
+        "detail": f"transaction {transaction_id} exists on several endpoints: choose one "
+        "with ?endpoint=",
+        "endpoints": list(endpoints),
     }
 
 

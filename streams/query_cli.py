@@ -44,16 +44,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     transaction = actions.add_parser("transaction", help="a transaction's status and history")
     transaction.add_argument("id", help="FedaPay transaction id")
+    transaction.add_argument(
+        "--endpoint",
+        help="the webhook endpoint of the transaction, e.g. live or sandbox (needed when the "
+        "id exists on several)",
+    )
     transaction.set_defaults(run=run_transaction)
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint", help="only this webhook endpoint, e.g. live or sandbox (default: all)"
+    )
     for name in FILTERS:
         parser.add_argument(f"--{name}", help=f"only counters of this {name}")
 
 
 def _params(args: argparse.Namespace) -> dict[str, str]:
-    return {name: getattr(args, name) for name in FILTERS if getattr(args, name, None)}
+    names = ("endpoint", *FILTERS)
+    return {name: getattr(args, name) for name in names if getattr(args, name, None)}
 
 
 def fetch(url: str, path: str, params: Mapping[str, str], timeout: float) -> tuple[int, Any]:
@@ -84,6 +93,8 @@ def _answer(args: argparse.Namespace, path: str, params: Mapping[str, str], rend
         sys.stdout.write(render(document))
     else:
         sys.stderr.write(f"{status} {document.get('error')}: {document.get('detail')}\n")
+        if document.get("endpoints"):
+            sys.stderr.write(f"endpoints: {', '.join(document['endpoints'])} (use --endpoint)\n")
     return 0 if status == 200 else 1
 
 
@@ -101,7 +112,8 @@ def run_range(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def run_transaction(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     path = f"/transactions/{urllib.parse.quote(args.id, safe='')}"
-    return _answer(args, path, {}, render_transaction)
+    params = {"endpoint": args.endpoint} if args.endpoint else {}
+    return _answer(args, path, params, render_transaction)
 
 
 # ------------------------------------------------------------------ rendering (pure)
@@ -139,8 +151,13 @@ def _latency(reading: Mapping[str, Any]) -> str:
     return f"p50 {_cell(reading['p50'])}  p90 {_cell(reading['p90'])}  p99 {_cell(reading['p99'])}"
 
 
+def _frame_filters(doc: Mapping[str, Any]) -> str:
+    chosen = {"endpoint": doc["endpoint"]} if doc.get("endpoint") else {}
+    return ", ".join(f"{k}={v}" for k, v in {**chosen, **doc.get("filters", {})}.items())
+
+
 def render_summary(doc: Mapping[str, Any]) -> str:
-    filters = ", ".join(f"{k}={v}" for k, v in doc.get("filters", {}).items())
+    filters = _frame_filters(doc)
     head = f"Last {doc['minutes']} minutes ({doc['from']} .. {doc['to']})"
     head += f", {filters}\n" if filters else "\n"
     return head + "\n" + render_reading(doc)
@@ -206,7 +223,9 @@ def render_range(doc: Mapping[str, Any]) -> str:
             total["latency_ms"]["p90"],
         ]
     )
-    head = f"{doc['resolution']} windows from {doc['from']} to {doc['to']}\n\n"
+    filters = _frame_filters(doc)
+    head = f"{doc['resolution']} windows from {doc['from']} to {doc['to']}"
+    head += f", {filters}\n\n" if filters else "\n\n"
     headers = [
         "window start",
         "deliveries",
@@ -223,6 +242,7 @@ def render_transaction(doc: Mapping[str, Any]) -> str:
     details = table(
         ["transaction", doc["transaction_id"]],
         [
+            ["endpoint", doc.get("endpoint")],
             ["status", doc["status"]],
             ["updated at", doc["updated_at"]],
             ["by event", doc["event"]],

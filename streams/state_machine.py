@@ -116,6 +116,8 @@ class Observation:
     updated_at: str | None
     event: str
     dedup_key: str
+    #: The record's ``endpoint`` field (``None``: the raw record had no endpoint header).
+    endpoint: str | None = None
     reference: str | None = None
     amount: int | None = None
     currency: str | None = None
@@ -145,6 +147,8 @@ class TransactionState:
     currency: str | None = None
     stale_deliveries: int = 0
     anomalies: int = 0
+    #: The endpoint the transaction belongs to (``None``: raw records without the header).
+    endpoint: str | None = None
 
     @property
     def current(self) -> Point:
@@ -180,6 +184,7 @@ def advance(state: TransactionState | None, observation: Observation) -> Step:
     if state is None:
         first = TransactionState(
             transaction_id=observation.transaction_id,
+            endpoint=observation.endpoint,
             history=(point,),
             event=observation.event,
             dedup_key=observation.dedup_key,
@@ -210,6 +215,7 @@ def _reject(state: TransactionState | None, observation: Observation) -> Step | 
     anomaly = Anomaly(
         kind=kind,
         transaction_id=observation.transaction_id,
+        endpoint=observation.endpoint,
         from_status=None if state is None else state.status,
         to_status=observation.status,
         from_updated_at=None if state is None else state.updated_at,
@@ -237,6 +243,7 @@ def _same_instant(
     conflict = Anomaly(
         kind="conflicting_status",
         transaction_id=state.transaction_id,
+        endpoint=observation.endpoint,
         from_status=existing.status,
         to_status=point.status,
         from_updated_at=existing.updated_at,
@@ -346,6 +353,7 @@ def _with_details(state: TransactionState, observation: Observation) -> Transact
 def _status_record(observation: Observation, previous: Status | None) -> StatusRecord:
     return StatusRecord(
         transaction_id=observation.transaction_id,
+        endpoint=observation.endpoint,
         status=cast(Status, observation.status),
         previous_status=previous,
         updated_at=cast(str, observation.updated_at),
@@ -361,6 +369,7 @@ def _illegal(source: Point, target: Point, observation: Observation, *, applied:
     return Anomaly(
         kind="illegal_transition",
         transaction_id=observation.transaction_id,
+        endpoint=observation.endpoint,
         from_status=source.status,
         to_status=target.status,
         from_updated_at=source.updated_at,

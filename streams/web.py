@@ -7,9 +7,11 @@ Routes (documented in ``streams/QUERY_API.md``, OpenAPI at ``/openapi.json``):
   of the raw partitions it serves (``GET /internal/windows``), checks that
   every partition answered, and merges: scatter-gather over Faust's
   assignment, so any worker gives the same answer.
-* ``GET /transactions/{id}``: routed to the worker serving the id's raw
-  partition (Faust's table routing: the assignor's changelog distribution), or
-  answered here when that is this worker.
+* ``GET /transactions/{id}[?endpoint=]``: routed to the worker serving the
+  id's raw partition (Faust's table routing: the assignor's changelog
+  distribution; every endpoint's transaction of one id is in that partition),
+  or answered here when that is this worker. Without ``endpoint``: the id's
+  only endpoint, 409 with the list when it exists on several.
 * ``GET /healthz``, ``/readyz``, ``/metrics`` (Prometheus), ``/openapi.json``.
 
 A routed or internal request carries :data:`ROUTED_HEADER`, and a worker
@@ -31,6 +33,7 @@ from faust.web import Request, Response, View
 from yarl import URL
 
 from common.errors import BridgeError
+from schemas import keys
 from streams import codec, openapi, prom, query, routing, tables
 from streams.aggregates import Counters, merge
 from streams.metric_store import MetricStore
@@ -124,6 +127,8 @@ class QueryService:
             "to": str(wq.to_ms),
             "partitions": ",".join(map(str, partitions)),
         }
+        if wq.endpoint is not None:
+            params["endpoint"] = wq.endpoint
         status, body = await self.get(url, "/internal/windows", params)
         if status != 200:
             raise Unavailable(f"worker {url} answered {status}")
@@ -148,7 +153,7 @@ class QueryService:
         """This worker's windows; :class:`Unavailable` while its tables are recovering."""
         if not self.ready():
             raise Unavailable("this worker is rebalancing or recovering its tables")
-        return self.metrics.windows(partitions, wq.resolution, wq.from_ms, wq.to_ms)
+        return self.metrics.windows(partitions, wq.resolution, wq.from_ms, wq.to_ms, wq.endpoint)
 
     # -------------------------------------------------------------- transactions
 
@@ -158,10 +163,23 @@ class QueryService:
         owners = routing.owners(self._distribution(), self._changelog(tables.TRANSACTIONS))
         return owners.get(partition)
 
-    def local_transaction(self, transaction_id: str) -> dict[str, Any] | None:
+    def local_transaction(
+        self, transaction_id: str, endpoint: str | None
+    ) -> dict[str, Any] | list[str] | None:
+        """The transaction's document on ``endpoint`` (``None``: on its only endpoint); the
+        endpoints holding the id when none was chosen and there are several; ``None`` when
+        there is no such transaction."""
         if not self.ready():
             raise Unavailable("this worker is rebalancing or recovering its tables")
-        value = self.states.get(transaction_id.encode())
+        if endpoint is None:
+            index = self.states.get(keys.index_key(transaction_id).encode())
+            endpoints = [] if index is None else codec.decode_endpoints(index)
+            if len(endpoints) > 1:
+                return endpoints
+            if not endpoints:
+                return None
+            endpoint = endpoints[0]
+        value = self.states.get(keys.qualified(endpoint, transaction_id).encode())
         if value is None:
             return None
         return query.transaction_document(codec.decode_state(value))
@@ -225,17 +243,22 @@ def register(
 
     async def transaction(view: View, request: Request, id: str) -> Response:
         query.check_text("id", id, 100)
+        endpoint = query.parse_endpoint(_params(request))
         routed = request.headers.get(ROUTED_HEADER) is not None
         owner = service.transaction_owner(id)
         if not routed and owner is not None and not service.is_self(owner):
-            status, body = await service.get(owner, f"/transactions/{id}", {})
+            params = {} if endpoint is None else {"endpoint": endpoint}
+            status, body = await service.get(owner, f"/transactions/{id}", params)
             return view.bytes(body, content_type="application/json", status=status)
         if owner is None and not routed:
             raise Unavailable("no worker serves this transaction's partition now")
-        document = service.local_transaction(id)
-        if document is None:
-            return _error(view, 404, "not_found", "no transaction with this id")
-        return _json(view, document)
+        found = service.local_transaction(id, endpoint)
+        if found is None:
+            where = "" if endpoint is None else f" on endpoint {endpoint}"
+            return _error(view, 404, "not_found", f"no transaction with this id{where}")
+        if isinstance(found, list):
+            return _json(view, query.ambiguous_document(id, found), 409)
+        return _json(view, found)
 
     async def healthz(view: View, request: Request) -> Response:
         return _json(view, {"status": "ok"})

@@ -132,7 +132,7 @@ async def test_sigkill_mid_stream_loses_nothing(
     assert result.lost == 0, figures
     assert result.unexpected == 0, figures
     final = {
-        key.decode(): record.value
+        key.decode().removeprefix("sandbox:"): record.value
         for key, record in latest_by_key(reader.of(topics.status)).items()
         if key is not None
     }

@@ -98,11 +98,15 @@ async def test_shuffled_duplicated_stream(
     assert per_topic == {f"{topic_prefix}.{name}": n for name, n in truth.events_per_name.items()}
 
     final = {
-        key.decode(): orjson.loads(record.value)["status"]
+        key.decode(): orjson.loads(record.value)
         for key, record in latest_by_key(reader.of(topics.status)).items()
         if key is not None and record.value is not None
     }
-    assert final == truth.final_status
+    # Keyed <endpoint>:<transaction id>; the deliveries came through the sandbox endpoint.
+    assert {key: doc["status"] for key, doc in final.items()} == {
+        f"sandbox:{tx_id}": status for tx_id, status in truth.final_status.items()
+    }
+    assert {doc["endpoint"] for doc in final.values()} == {"sandbox"}
 
     anomalies = [orjson.loads(r.value) for r in reader.of(topics.anomalies) if r.value]
     assert [a["kind"] for a in anomalies] == ["illegal_transition"] * truth.illegal_total

@@ -300,18 +300,18 @@ async def test_store_reads_a_window_replaced_behind_its_back() -> None:
     table = MemoryTable()
     store = MetricStore(table, (MINUTE,))
     at = ms("2026-11-28T12:00:10")
-    store.add(0, at, at, {"deliveries": 1})
+    store.add(0, "live", at, at, {"deliveries": 1})
     await store.flush()
-    store.add(0, at, at, {"deliveries": 1})
+    store.add(0, "live", at, at, {"deliveries": 1})
     await store.flush()
     (key,) = table.data
     table.data[key] = aggregates.encode({"deliveries": 10, "stale": 1})  # e.g. restored
-    store.add(0, at, at, {"deliveries": 1})
+    store.add(0, "live", at, at, {"deliveries": 1})
     await store.flush()
 
     assert aggregates.decode(table.data[key]) == {"deliveries": 11, "stale": 1}
     table.data[key] = b"garbage"
-    store.add(0, at, at, {"deliveries": 1})
+    store.add(0, "live", at, at, {"deliveries": 1})
     await store.flush()
     assert aggregates.decode(table.data[key]) == {"deliveries": 1}
     assert store.corrupt == 1

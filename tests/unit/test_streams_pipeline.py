@@ -150,7 +150,7 @@ def test_a_transaction_event_gives_a_normalized_event_and_a_status_record() -> N
     assert (status.kind, status.topic, status.key) == (
         OutputKind.STATUS,
         "t.transaction.status",
-        b"235879",
+        b"sandbox:235879",
     )
     dedup_key = "transaction.approved:transaction:235879:2024-02-19T11:48:10.408Z"
     for output in result.outputs:
@@ -231,7 +231,7 @@ def test_illegal_transition_emits_an_anomaly_keyed_by_transaction() -> None:
     kinds = [o.kind for o in result.outputs]
     assert kinds == [OutputKind.EVENT, OutputKind.STATUS, OutputKind.ANOMALY]
     anomaly = result.outputs[2]
-    assert (anomaly.topic, anomaly.key) == ("t.anomalies", b"235879")
+    assert (anomaly.topic, anomaly.key) == ("t.anomalies", b"sandbox:235879")
     document = orjson.loads(anomaly.value)
     assert (document["from_status"], document["to_status"]) == ("refunded", "approved")
     for output in result.outputs:
@@ -251,7 +251,9 @@ def shuffled_deliveries(seed: int, transactions: int) -> tuple[list[RawRecord], 
         RawRecord(
             key=event.key.encode(),
             value=event.body,
-            headers=tuple(headers.encode({headers.RECEIVED_AT_MS: T0 + i})),
+            headers=tuple(
+                headers.encode({headers.ENDPOINT: "live", headers.RECEIVED_AT_MS: T0 + i})
+            ),
             partition=0,
             offset=i,
             timestamp_ms=T0 + i,
@@ -271,18 +273,22 @@ def test_a_shuffled_scenario_with_duplicates_matches_the_truth() -> None:
     assert set(keys.values()) == {1}
     per_topic = Counter(o.topic for o in events)
     assert per_topic == {f"t.{n}": c for n, c in truth.events_per_name.items()}
-    final = {tx: codec.decode_state(codec.encode_state(s)).status for tx, s in states.items()}
+    final = {
+        tx.removeprefix("live:"): codec.decode_state(codec.encode_state(s)).status
+        for tx, s in states.items()
+    }
     assert final == truth.final_status
     anomalies = [o for o in outputs if o.kind is OutputKind.ANOMALY]
     assert len(anomalies) == truth.illegal_total
-    per_tx = Counter(o.key.decode() for o in anomalies if o.key is not None)
+    per_tx = Counter(o.key.decode().removeprefix("live:") for o in anomalies if o.key is not None)
     assert per_tx == truth.illegal_per_transaction
     last_status: dict[bytes | None, str] = {}
     for output in outputs:
         validate(output)
         if output.kind is OutputKind.STATUS:
             last_status[output.key] = orjson.loads(output.value)["status"]
-    assert {k.decode(): v for k, v in last_status.items() if k} == truth.final_status
+    final_records = {k.decode().removeprefix("live:"): v for k, v in last_status.items() if k}
+    assert final_records == truth.final_status
 
 
 # ------------------------------------------------------------------- processor
@@ -345,9 +351,9 @@ async def test_a_record_that_cannot_be_decided_goes_to_the_dlq() -> None:
 
 @pytest.mark.asyncio
 async def test_corrupt_table_values_are_ignored() -> None:
-    key = parse(approved()).dedup_key.encode()
+    key = f"sandbox:{parse(approved()).dedup_key}".encode()
     seen = {key: b"garbage"}
-    states = {b"235879": b'{"v": 99}'}
+    states = {b"sandbox:235879": b'{"v": 99}'}
     sender = Sender()
     worker = Processor(
         CONFIG, MemoryTable(seen), MemoryTable(states), sender, sweep_interval_ms=10**9
@@ -406,7 +412,10 @@ async def test_a_batch_gives_the_outputs_of_its_records_one_by_one() -> None:
         await worker.process(records[start : start + 50])
 
     assert sender.sent == expected
-    assert {k.decode(): codec.decode_state(v) for k, v in states.data.items()} == expected_states
+    kept = {
+        k.decode(): codec.decode_state(v) for k, v in states.data.items() if not k.startswith(b"*:")
+    }
+    assert kept == expected_states
     # One durable write per table per batch, each key once (the last value).
     batches = -(-len(records) // 50)
     assert log == ["outputs", "states", "seen"] * batches
@@ -449,4 +458,8 @@ async def test_writes_carry_the_partition_of_the_record_that_made_them() -> None
     await worker.process([record(approved(), partition=3), record(other, partition=5, offset=7)])
 
     assert sorted(w.partition for w in seen.writes) == [3, 5]
-    assert [w.partition for w in states.writes] == [3]  # the repeat changes no state
+    # The repeat changes no state; the first state of the transaction is indexed.
+    assert [(w.partition, w.key) for w in states.writes] == [
+        (3, b"sandbox:235879"),
+        (3, b"*:235879"),
+    ]

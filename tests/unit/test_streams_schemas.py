@@ -15,6 +15,7 @@ from schemas.records import RECORD_MODELS, Anomaly, NormalizedEvent, StatusRecor
 
 STATUS = StatusRecord(
     transaction_id="1",
+    endpoint="live",
     status="approved",
     previous_status=None,
     updated_at="2024-02-19T11:48:10.408Z",
@@ -39,6 +40,7 @@ EVENT = NormalizedEvent(
 ANOMALY = Anomaly(
     kind="illegal_transition",
     transaction_id="1",
+    endpoint=None,
     from_status="approved",
     to_status="pending",
     from_updated_at="2024-02-19T11:48:10.408Z",
