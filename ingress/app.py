@@ -6,17 +6,25 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ingress import handlers, middleware
+from ingress import connections, handlers, middleware
 from ingress.context import CONTEXT, IngressContext
 from ingress.metrics import IngressMetrics
 from ingress.publisher import Publisher, PublisherConfig
 from ingress.ratelimit import RateLimiter
 from ingress.settings import IngressSettings
+from ingress.slots import Slots
 
 
 def create_app(settings: IngressSettings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[middleware.errors])
-    app[CONTEXT] = _context(settings)
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[connections.middleware, middleware.errors],
+    )
+    context = _context(settings)
+    app[CONTEXT] = context
+    app[connections.DEADLINES] = connections.HeaderDeadlines(
+        settings.header_timeout, context.metrics.header_timeouts.inc
+    )
     app.cleanup_ctx.append(_publisher_lifecycle)
     _routes(app.router)
     return app
@@ -58,7 +66,7 @@ def _context(settings: IngressSettings) -> IngressContext:
         if settings.rate_limit_per_second > 0
         else None
     )
-    return IngressContext(settings, publisher, metrics, limiter)
+    return IngressContext(settings, publisher, metrics, limiter, Slots(settings.max_body_reads))
 
 
 async def _publisher_lifecycle(app: web.Application) -> AsyncIterator[None]:

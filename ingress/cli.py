@@ -7,9 +7,8 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from aiohttp import web
-
 from common import logs
+from ingress import server
 from ingress.app import create_app
 from ingress.settings import IngressSettings
 
@@ -37,15 +36,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             "kafka": settings.kafka.bootstrap_servers,
         },
     )
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        print=None,
-        loop=loop,
-        shutdown_timeout=settings.publish_timeout + 5,
-    )
+    server.run(create_app(settings), settings, loop)
     return 0
 
 

@@ -10,6 +10,7 @@ from ingress.metrics import IngressMetrics
 from ingress.publisher import Publisher
 from ingress.ratelimit import RateLimiter
 from ingress.settings import IngressSettings
+from ingress.slots import Slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,8 @@ class IngressContext:
     publisher: Publisher
     metrics: IngressMetrics
     limiter: RateLimiter | None
+    #: Requests still receiving their body (``MAX_BODY_READS``).
+    body_reads: Slots
 
 
 CONTEXT = web.AppKey("context", IngressContext)

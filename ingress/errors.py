@@ -87,6 +87,13 @@ class BrokerUnavailable(_RetryLater):
     code = "broker_unavailable"
 
 
+class Overloaded(_RetryLater):
+    """``MAX_BODY_READS`` bodies are being received already; this one is not read."""
+
+    status = 503
+    code = "overloaded"
+
+
 class RequestTimeout(IngressError):
     """The client did not send its whole body in time."""
 

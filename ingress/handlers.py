@@ -1,8 +1,10 @@
 """HTTP handlers: the webhook receiver and the health and metrics routes.
 
 The webhook path checks, in order: source address (403), rate (429), endpoint
-(404), body size, read time and framing (413, 408, 400), signature over the raw bytes (401),
-then publishes and answers 2xx only once the broker acknowledged (503 if not).
+(404), body size, a free slot for a body still on its way (503 overloaded), read time and
+framing (413, 408, 400), signature over the raw bytes (401), then publishes and answers 2xx
+only once the broker acknowledged (503 if not). The request head was bounded before any of
+this (:mod:`ingress.server`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from aiohttp import HttpVersion11, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ingress import signature
+from ingress import connections, signature
 from ingress.context import CONTEXT, IngressContext
 from ingress.errors import (
     BadRequest,
@@ -24,6 +26,7 @@ from ingress.errors import (
     MethodNotAllowed,
     NotFound,
     NotReady,
+    Overloaded,
     PayloadTooLarge,
     RateLimited,
     RequestTimeout,
@@ -87,8 +90,7 @@ async def _read_body(request: web.Request, context: IngressContext) -> bytes:
     try:
         if request.content.is_eof():  # the whole body came with the headers: no wait, no timer
             return await request.read()
-        async with asyncio.timeout(BODY_READ_TIMEOUT):
-            return await request.read()
+        return await _wait_for_body(request, context)
     except TimeoutError:
         raise RequestTimeout() from None
     except web.HTTPRequestEntityTooLarge:
@@ -97,6 +99,17 @@ async def _read_body(request: web.Request, context: IngressContext) -> bytes:
         raise BadRequest(reason="undecodable_body") from None
     except ConnectionResetError:
         raise BadRequest(reason="incomplete_body") from None
+
+
+async def _wait_for_body(request: web.Request, context: IngressContext) -> bytes:
+    """Read a body still on its way, within ``BODY_READ_TIMEOUT``, if a slot is free."""
+    if not context.body_reads.take():
+        raise Overloaded(context.settings.retry_after)
+    try:
+        async with asyncio.timeout(BODY_READ_TIMEOUT):
+            return await request.read()
+    finally:
+        context.body_reads.give_back()
 
 
 def _verify(
@@ -136,6 +149,7 @@ async def expect(request: web.Request) -> web.StreamResponse | None:
     that is not UTF-8 (it copies the value into its error text, then cannot
     encode it). Runs before the middleware, so it renders its own error.
     """
+    connections.head_received(request)
     if request.version != HttpVersion11:
         return None
     if request.headers.get("Expect", "").lower() == "100-continue":

@@ -19,6 +19,7 @@ class IngressMetrics:
     signature_failures: Counter
     publish_seconds: Histogram
     producer_ready: Gauge
+    header_timeouts: Counter
     #: Bound children of ``requests`` per (endpoint, outcome): both come from small fixed sets.
     _request_children: dict[tuple[str, ...], Counter] = field(default_factory=dict, repr=False)
     #: Bound children of ``publish_seconds`` per topic kind (``raw`` or ``dlq``).
@@ -59,6 +60,11 @@ class IngressMetrics:
             producer_ready=Gauge(
                 "fedapay_ingress_producer_ready",
                 "1 when the Kafka producer is connected and the last publish succeeded.",
+                registry=registry,
+            ),
+            header_timeouts=Counter(
+                "fedapay_ingress_header_timeouts",
+                "Connections closed because a request head was not complete in time.",
                 registry=registry,
             ),
         )

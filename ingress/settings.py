@@ -38,6 +38,11 @@ class IngressSettings:
     port: int = 8080
     signature_tolerance: int = 300
     max_body_bytes: int = 256 * 1024
+    max_header_line_bytes: int = 4096
+    max_headers: int = 32
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 75.0
+    max_body_reads: int = 64
     publish_timeout: float = 5.0
     retry_after: int = 5
     allowed_networks: tuple[Network, ...] = ()
@@ -63,6 +68,15 @@ class IngressSettings:
                 "SIGNATURE_TOLERANCE", cls.signature_tolerance, minimum=1
             ),
             max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
+            max_header_line_bytes=env.integer(
+                "MAX_HEADER_LINE_BYTES", cls.max_header_line_bytes, minimum=1024
+            ),
+            max_headers=env.integer("MAX_HEADERS", cls.max_headers, minimum=8),
+            header_timeout=env.real("HEADER_TIMEOUT_SECONDS", cls.header_timeout, minimum=0.1),
+            keepalive_timeout=env.real(
+                "KEEPALIVE_TIMEOUT_SECONDS", cls.keepalive_timeout, minimum=0.1
+            ),
+            max_body_reads=env.integer("MAX_BODY_READS", cls.max_body_reads, minimum=1),
             publish_timeout=env.real("PUBLISH_TIMEOUT_SECONDS", cls.publish_timeout, minimum=0.1),
             retry_after=env.integer("RETRY_AFTER_SECONDS", cls.retry_after, minimum=1),
             allowed_networks=env.networks("ALLOWED_CIDRS"),

@@ -256,6 +256,42 @@ async def test_rate_limit_is_429_with_retry_after(kafka_bootstrap: str, topic_pr
         assert response.headers["Retry-After"] == "2"
 
 
+async def _raw_answer(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    return head + await reader.readexactly(length)
+
+
+async def test_bodies_on_their_way_over_the_cap_are_503_and_whole_bodies_still_pass(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    await _topics(kafka_bootstrap, topic_prefix)
+    env = environ(kafka_bootstrap, topic_prefix, MAX_BODY_READS="1", RETRY_AFTER_SECONDS="7")
+    head = (
+        f"POST {URL} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(BODY)}\r\n"
+        f"X-FEDAPAY-SIGNATURE: {sign(BODY, SECRET)}\r\n\r\n"
+    ).encode()
+    async with running_ingress(env) as client:
+        port = client.server.port
+        slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port)
+        slow_writer.write(head + BODY[:10])  # holds the one slot, reading its body
+        await asyncio.sleep(0.3)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head + BODY[:10])
+        answer = await asyncio.wait_for(_raw_answer(reader), 10)  # answered without waiting
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:100]
+        assert b"\r\nRetry-After: 7\r\n" in answer
+        assert answer.endswith(b'{"error":"overloaded"}')
+        response = await client.post(URL, data=BODY, headers=signed(BODY))
+        assert response.status == 200, "a body that came whole needs no slot"
+        slow_writer.write(BODY[10:])
+        assert (await asyncio.wait_for(slow_reader.readuntil(b"\r\n"), 10)).startswith(
+            b"HTTP/1.1 200"
+        )
+        slow_writer.close()
+
+
 async def test_signed_non_json_goes_to_dlq_with_2xx(
     kafka_bootstrap: str, topic_prefix: str
 ) -> None:

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
-from aiohttp import web
 
+from ingress import server
 from ingress.app import create_app
 from ingress.settings import IngressSettings
 from tests.kafka_broker import free_port
@@ -27,13 +27,14 @@ HOST = "127.0.0.1"
 
 
 class ServerThread:
-    """The ingress app served by aiohttp in a thread with its own event loop."""
+    """The ingress app served as ``fedapay-bridge ingress`` serves it (:mod:`ingress.server`:
+    its head limits and deadlines included) in a thread with its own event loop."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.settings = IngressSettings.from_env(environ)
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(create_app(self.settings), access_log=None)
+        self._serving: server.Serving | None = None
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="hostile-ingress", daemon=True)
 
@@ -49,16 +50,18 @@ class ServerThread:
         raise RuntimeError("the ingress did not become ready")
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        if self._serving is not None:
+            asyncio.run_coroutine_threadsafe(self._serving.stop(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(30)
         self._loop.close()
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, HOST, self.port)
-        self._loop.run_until_complete(site.start())
+        app = create_app(self.settings)
+        self._serving = self._loop.run_until_complete(
+            server.start(app, self.settings, port=self.port)
+        )
         self._started.set()
         self._loop.run_forever()
 

@@ -40,8 +40,8 @@ READ_TIMEOUT = 1.0
 FIXTURE = fixture_bytes("transaction.approved.json")
 #: Examples per hypothesis run; raise it for a long run outside CI.
 EXAMPLES = int(os.environ.get("FEDAPAY_HOSTILE_EXAMPLES", "150"))
-#: 5xx other than 503 never; 503 only as the documented broker_unavailable / not_ready.
-DOCUMENTED_503 = {"broker_unavailable", "not_ready"}
+#: 5xx other than 503 never; 503 only as the documented broker_unavailable / not_ready / overloaded.
+DOCUMENTED_503 = {"broker_unavailable", "not_ready", "overloaded"}
 
 
 @dataclass

@@ -24,6 +24,25 @@ def test_defaults() -> None:
     assert settings.max_body_bytes == 256 * 1024
     assert settings.allowed_networks == ()
     assert settings.rate_limit_per_second == 0
+    assert (settings.max_header_line_bytes, settings.max_headers) == (4096, 32)
+    assert (settings.header_timeout, settings.keepalive_timeout) == (10.0, 75.0)
+    assert settings.max_body_reads == 64
+
+
+def test_connection_limits() -> None:
+    settings = IngressSettings.from_env(
+        {
+            **MINIMAL,
+            f"{P}MAX_HEADER_LINE_BYTES": "8190",
+            f"{P}MAX_HEADERS": "64",
+            f"{P}HEADER_TIMEOUT_SECONDS": "2.5",
+            f"{P}KEEPALIVE_TIMEOUT_SECONDS": "120",
+            f"{P}MAX_BODY_READS": "8",
+        }
+    )
+    assert (settings.max_header_line_bytes, settings.max_headers) == (8190, 64)
+    assert (settings.header_timeout, settings.keepalive_timeout) == (2.5, 120.0)
+    assert settings.max_body_reads == 8
 
 
 def test_rotation_and_several_endpoints() -> None:
@@ -80,6 +99,19 @@ def test_secrets_never_in_repr() -> None:
         pytest.param(
             {f"{P}PUBLISH_TIMEOUT_SECONDS": "0"}, f"{P}PUBLISH_TIMEOUT_SECONDS", id="timeout-zero"
         ),
+        pytest.param({f"{P}MAX_HEADERS": "4"}, f"{P}MAX_HEADERS", id="too-few-headers"),
+        pytest.param(
+            {f"{P}MAX_HEADER_LINE_BYTES": "100"}, f"{P}MAX_HEADER_LINE_BYTES", id="short-lines"
+        ),
+        pytest.param(
+            {f"{P}HEADER_TIMEOUT_SECONDS": "0"}, f"{P}HEADER_TIMEOUT_SECONDS", id="no-head-time"
+        ),
+        pytest.param(
+            {f"{P}KEEPALIVE_TIMEOUT_SECONDS": "-1"},
+            f"{P}KEEPALIVE_TIMEOUT_SECONDS",
+            id="negative-keepalive",
+        ),
+        pytest.param({f"{P}MAX_BODY_READS": "0"}, f"{P}MAX_BODY_READS", id="no-body-reads"),
         pytest.param({f"{P}ALLOWED_CIDRS": "10.0.0.0/33"}, f"{P}ALLOWED_CIDRS", id="bad-cidr"),
         pytest.param({f"{P}UVLOOP": "maybe"}, f"{P}UVLOOP", id="bad-bool"),
         pytest.param({f"{P}LOG_LEVEL": "LOUD"}, f"{P}LOG_LEVEL", id="bad-choice"),

@@ -283,6 +283,11 @@ FEDAPAY_BRIDGE_WEBHOOK_{{ include "fedapay-bridge.endpointVar" . }}_SECRETS_FILE
 {{- end }}
 FEDAPAY_BRIDGE_SIGNATURE_TOLERANCE: {{ $s.signatureTolerance | int64 | quote }}
 FEDAPAY_BRIDGE_MAX_BODY_BYTES: {{ $s.maxBodyBytes | int64 | quote }}
+FEDAPAY_BRIDGE_MAX_BODY_READS: {{ $s.maxBodyReads | int64 | quote }}
+FEDAPAY_BRIDGE_MAX_HEADER_LINE_BYTES: {{ $s.maxHeaderLineBytes | int64 | quote }}
+FEDAPAY_BRIDGE_MAX_HEADERS: {{ $s.maxHeaders | int64 | quote }}
+FEDAPAY_BRIDGE_HEADER_TIMEOUT_SECONDS: {{ $s.headerTimeoutSeconds | quote }}
+FEDAPAY_BRIDGE_KEEPALIVE_TIMEOUT_SECONDS: {{ $s.keepaliveTimeoutSeconds | quote }}
 FEDAPAY_BRIDGE_PUBLISH_TIMEOUT_SECONDS: {{ $s.publishTimeoutSeconds | quote }}
 FEDAPAY_BRIDGE_RETRY_AFTER_SECONDS: {{ $s.retryAfterSeconds | int64 | quote }}
 FEDAPAY_BRIDGE_ALLOWED_CIDRS: {{ join "," $s.allowedCidrs | quote }}
