@@ -19,6 +19,7 @@ import orjson
 import pytest
 from rocksdict import AccessType, Options, Rdict
 
+from schemas import keys
 from schemas.envelope import parse
 from schemas.topics import Topics
 from streams import tables
@@ -114,7 +115,8 @@ async def test_entries_restored_after_restart_expire(
 
     assert len(events_of(reader.records, old)) == 1
     assert len(events_of(reader.records, new)) == 1
-    old_key = parse(old).dedup_key.encode()
+    # Dedup table keys are <endpoint>:<dedup key>; produce_raw writes sandbox records.
+    old_key = keys.qualified("sandbox", parse(old).dedup_key).encode()
     history = [
         r.value
         for r in await read_all(kafka_bootstrap, changelog(topic_prefix, tables.DEDUP))
@@ -123,6 +125,6 @@ async def test_entries_restored_after_restart_expire(
     assert history[-1] is None, "no tombstone for the expired key"
     assert len(history) >= 3  # written, refreshed by the duplicate, deleted
     if store == "rocksdb":
-        keys = local_keys(tmp_path / "data", partition=0)
-        assert old_key not in keys
-        assert parse(new).dedup_key.encode() in keys
+        stored = local_keys(tmp_path / "data", partition=0)
+        assert old_key not in stored
+        assert keys.qualified("sandbox", parse(new).dedup_key).encode() in stored
