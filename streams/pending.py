@@ -63,6 +63,13 @@ class PendingWrites:
             return NOT_PENDING
         return pending.values.get(key, NOT_PENDING)
 
+    def lookup_any(self, key: bytes) -> bytes | object | None:
+        """:meth:`lookup` in whichever partition has a pending write of ``key``."""
+        for pending in self._partitions.values():
+            if key in pending.values:
+                return pending.values[key]
+        return NOT_PENDING
+
     def overlay(self) -> dict[bytes, bytes | None]:
         """Every pending value, of every partition."""
         merged: dict[bytes, bytes | None] = {}

@@ -107,9 +107,14 @@ class ChangelogTable:
         self.pending = PendingWrites()
 
     def get(self, key: bytes, partition: int | None = None) -> bytes | None:
-        """The value of ``key``; with its raw ``partition``, pending writes included (the
-        processor's view); without, the local store's durable value (a reader's view)."""
+        """The worker's latest value of ``key``, pending writes included (``partition``, when
+        the caller knows it, narrows the search). The query API reads the same view as the
+        processor: under exactly-once it may answer with a write whose transaction has not
+        committed yet, as the metric windows do."""
         if partition is None:
+            pending = self.pending.lookup_any(key)
+            if pending is not NOT_PENDING:
+                return cast(bytes | None, pending)
             value: bytes | None = self.table.get(key)
             return value
         pending = self.pending.lookup(partition, key)

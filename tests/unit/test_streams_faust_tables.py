@@ -71,7 +71,8 @@ async def test_exactly_once_writes_wait_for_their_partitions_commit() -> None:
 
     assert dict(faust_table.data.items()) == {b"c": b"old"}  # nothing durable yet
     assert (changelog.get(b"a", 1), changelog.get(b"c", 1)) == (b"1", None)  # the processor
-    assert changelog.get(b"c") == b"old"  # a reader: durable values only
+    assert (changelog.get(b"a"), changelog.get(b"c")) == (b"1", None)  # the query API too
+    assert dict(faust_table.data.items())[b"c"] == b"old"  # the store: durable values only
     assert dict(changelog.items()) == {b"a": b"1", b"b": b"2"}
 
     changelog.durable([1])

@@ -30,6 +30,11 @@ def test_lookup(partition: int, key: bytes, expected: object) -> None:
     assert _pending().lookup(partition, key) == expected
 
 
+@pytest.mark.parametrize(("key", "expected"), [(b"a", b"3"), (b"c", None), (b"z", NOT_PENDING)])
+def test_lookup_any_partition(key: bytes, expected: object) -> None:
+    assert _pending().lookup_any(key) == expected
+
+
 def test_overlay_merges_every_partition() -> None:
     assert _pending().overlay() == {b"a": b"3", b"b": b"2", b"c": None}
 
