@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from common.config import Env
 from common.errors import ConfigError
 from common.kafka import KafkaSettings
+from schemas.keys import ENDPOINT_NAME
 from schemas.topics import DEFAULT_PREFIX, Topics
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_ENDPOINT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 COMPRESSION = ("none", "gzip")
 
 
@@ -97,9 +97,9 @@ def _endpoints(env: Env) -> dict[str, tuple[str, ...]]:
         raise ConfigError(env.var("WEBHOOKS"), "is required: name at least one webhook endpoint")
     endpoints: dict[str, tuple[str, ...]] = {}
     for name in names:
-        if not _ENDPOINT_NAME.match(name):
+        if not ENDPOINT_NAME.match(name):
             raise ConfigError(
-                env.var("WEBHOOKS"), f"endpoint name {name!r} must match {_ENDPOINT_NAME.pattern}"
+                env.var("WEBHOOKS"), f"endpoint name {name!r} must match {ENDPOINT_NAME.pattern}"
             )
         endpoints[name] = _secrets(env, name)
     return endpoints
