@@ -9,9 +9,10 @@ does not parse): the pure functions of ``streams.pipeline`` run inside a
 stateful Quix ``apply``, with Quix's RocksDB state (changelogged) for the two
 tables and Quix's producer for the outputs. Only the framework differs.
 
-Quix state is scoped to the message key (``<object>:<entity.id>``), which is
-also what scopes a transaction's state and its dedup keys, so per-key state
-holds both tables. Not ported: the periodic sweep of expired dedup keys.
+Quix state is scoped to the message key (``<object>:<entity.id>``); within it
+the dedup entries and the transaction states are kept under the worker's own
+keys (``Delivery.seen_key``, ``Delivery.state_key``: per endpoint), so per-key
+state holds both tables. Not ported: the periodic sweep of expired dedup keys.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from streams import codec
 from streams.pipeline import Output, PipelineConfig, RawRecord, plan, read
 
 DEFAULT_WINDOW_MS = 72 * 3600 * 1000
-_TX_STATE = "tx"
 
 
 class OutputSerializer(Serializer):
@@ -59,14 +59,16 @@ def process(
     delivery = read(record, config.topics)
     if isinstance(delivery, Output):
         return [delivery]
-    seen_key = "d:" + delivery.dedup_key
+    # The worker's own keys (per endpoint), under the message key's state scope.
+    seen_key = "d:" + delivery.seen_key
     seen_text = state.get(seen_key)
     seen = codec.decode_seen(seen_text.encode()) if seen_text else None
-    tx_text = state.get(_TX_STATE) if delivery.is_transaction else None
+    tx_key = None if delivery.state_key is None else "t:" + delivery.state_key
+    tx_text = None if tx_key is None else state.get(tx_key)
     tx_state = codec.decode_state(tx_text.encode()) if tx_text else None
     step = plan(delivery, seen, tx_state, config)
-    if step.state is not None:
-        state.set(_TX_STATE, codec.encode_state(step.state).decode())
+    if tx_key is not None and step.state is not None:
+        state.set(tx_key, codec.encode_state(step.state).decode())
     state.set(seen_key, codec.encode_seen(step.seen).decode())
     return list(step.outputs)
 
