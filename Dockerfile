@@ -22,6 +22,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv --without-pip /opt/venv
 
 WORKDIR /src
+# The dependencies first, pinned and hash-checked (requirements.lock: runtime and uvloop).
+COPY requirements.lock ./
+RUN pip --python /opt/venv/bin/python install --no-cache-dir --compile --require-hashes \
+        -r requirements.lock
+
 COPY pyproject.toml README.md ./
 COPY common ./common
 COPY schemas ./schemas
@@ -29,11 +34,11 @@ COPY ingress ./ingress
 COPY streams ./streams
 COPY simulator ./simulator
 
-# Build a wheel of the project, install it with the uvloop extra, compile bytecode
-# now (the final image's filesystem is read-only).
+# Build a wheel of the project and install it without dependencies (the lock brought them, uvloop
+# included); compile bytecode now (the final image's filesystem is read-only).
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels . \
-    && pip --python /opt/venv/bin/python install --no-cache-dir --compile \
-        "$(find /tmp/wheels -name 'fedapay_bridge-*.whl')[uvloop]" \
+    && pip --python /opt/venv/bin/python install --no-cache-dir --compile --no-deps \
+        "$(find /tmp/wheels -name 'fedapay_bridge-*.whl')" \
     && /opt/venv/bin/fedapay-bridge --help > /dev/null
 
 # ---- final: the runtime only -----------------------------------------------------------------
