@@ -1,4 +1,11 @@
-"""How every process of the bridge connects to Kafka (plaintext, TLS, SASL)."""
+"""How every process of the bridge connects to Kafka (plaintext, TLS, SASL).
+
+Settings that the chosen ``KAFKA_SECURITY_PROTOCOL`` would not use are refused at start instead of
+being ignored (credentials configured, plaintext used), and so are a SASL ``PLAIN`` password sent
+over ``SASL_PLAINTEXT`` (unless ``KAFKA_SASL_PLAIN_WITHOUT_TLS`` says so) and a client key without
+its certificate. Each raises :class:`KafkaSettingsError`, a :class:`ConfigError` naming the setting:
+the process stops with exit code 2 like for any other bad setting.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,21 @@ from common.errors import ConfigError
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
+#: Settings that only a SASL_* protocol uses, and those that only SSL or SASL_SSL uses.
+SASL_SETTINGS = (
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_USERNAME_FILE",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SASL_PASSWORD_FILE",
+    "KAFKA_SASL_PLAIN_WITHOUT_TLS",
+)
+TLS_SETTINGS = ("KAFKA_SSL_CA_FILE", "KAFKA_SSL_CERT_FILE", "KAFKA_SSL_KEY_FILE")
+
+
+class KafkaSettingsError(ConfigError):
+    """The Kafka settings contradict each other; the message names the setting to fix."""
+
 
 @dataclass(frozen=True)
 class KafkaSettings:
@@ -23,6 +45,7 @@ class KafkaSettings:
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    sasl_plain_without_tls: bool = False
 
     def __repr__(self) -> str:  # never show the password
         return (
@@ -33,6 +56,7 @@ class KafkaSettings:
     @classmethod
     def from_env(cls, env: Env) -> KafkaSettings:
         protocol = env.choice("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", SECURITY_PROTOCOLS)
+        _refuse_unused(env, protocol)
         settings = cls(
             bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", cls.bootstrap_servers),
             security_protocol=protocol,
@@ -42,6 +66,7 @@ class KafkaSettings:
             ssl_cafile=env.optional("KAFKA_SSL_CA_FILE"),
             ssl_certfile=env.optional("KAFKA_SSL_CERT_FILE"),
             ssl_keyfile=env.optional("KAFKA_SSL_KEY_FILE"),
+            sasl_plain_without_tls=env.flag("KAFKA_SASL_PLAIN_WITHOUT_TLS", False),
         )
         settings._check(env)
         return settings
@@ -55,17 +80,30 @@ class KafkaSettings:
         return self.security_protocol in ("SSL", "SASL_SSL")
 
     def _check(self, env: Env) -> None:
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise KafkaSettingsError(
+                env.var("KAFKA_SSL_KEY_FILE"),
+                f"a client key needs its certificate: set {env.var('KAFKA_SSL_CERT_FILE')} too",
+            )
         if not self.uses_sasl:
             return
         if self.sasl_mechanism not in SASL_MECHANISMS:
-            raise ConfigError(
+            raise KafkaSettingsError(
                 env.var("KAFKA_SASL_MECHANISM"),
                 f"expected one of {', '.join(SASL_MECHANISMS)} with {self.security_protocol}",
             )
         if not self.sasl_username or not self.sasl_password:
-            raise ConfigError(
+            raise KafkaSettingsError(
                 env.var("KAFKA_SASL_USERNAME"),
                 "SASL needs a username and a password (or their _FILE variants)",
+            )
+        plain_in_clear = self.sasl_mechanism == "PLAIN" and not self.uses_tls
+        if plain_in_clear and not self.sasl_plain_without_tls:
+            raise KafkaSettingsError(
+                env.var("KAFKA_SASL_MECHANISM"),
+                "PLAIN over SASL_PLAINTEXT sends the password in clear text: use SASL_SSL or a "
+                f"SCRAM mechanism, or set {env.var('KAFKA_SASL_PLAIN_WITHOUT_TLS')}=true "
+                "(a network you trust)",
             )
 
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -90,3 +128,17 @@ class KafkaSettings:
             options["sasl_plain_username"] = self.sasl_username
             options["sasl_plain_password"] = self.sasl_password
         return options
+
+
+def _refuse_unused(env: Env, protocol: str) -> None:
+    """A SASL or TLS setting the protocol would ignore is a mistake: name it."""
+    unused: tuple[str, ...] = () if protocol.startswith("SASL_") else SASL_SETTINGS
+    if protocol not in ("SSL", "SASL_SSL"):
+        unused += TLS_SETTINGS
+    for name in unused:
+        if env.raw(name) is not None:
+            raise KafkaSettingsError(
+                env.var(name),
+                f"is not used with {env.var('KAFKA_SECURITY_PROTOCOL')}={protocol}: set the "
+                "protocol that uses it (SSL, SASL_PLAINTEXT or SASL_SSL) or remove the setting",
+            )

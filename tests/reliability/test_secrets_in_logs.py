@@ -102,10 +102,19 @@ async def test_demo_logs_hold_no_secret_and_no_personal_data(
 ) -> None:
     files = _secret_files(tmp_path)
     kafka_files = {k: v for k, v in files.items() if k.startswith("KAFKA_")}
+    webhook_files = {k: v for k, v in files.items() if not k.startswith("KAFKA_")}
     deployment = Deployment(
-        kafka_bootstrap, f"t{uuid4().hex[:10]}", tmp_path, secret=WEBHOOK_SECRET, extra=kafka_files
+        kafka_bootstrap, f"t{uuid4().hex[:10]}", tmp_path, secret=WEBHOOK_SECRET
     )
     outputs: list[str] = []
+    # The local broker speaks PLAINTEXT, which uses no SASL setting: the SASL files are refused at
+    # start (exit 2, naming the setting) and the refusal must not quote the password either.
+    refused = await asyncio.to_thread(
+        run_command, ["topics", "create"], deployment.worker_settings("topics", 0, **kafka_files)
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "KAFKA_SASL_USERNAME_FILE" in refused.stderr
+    outputs.append(refused.stdout + refused.stderr)
     topics_settings = deployment.worker_settings("topics", 0)
     created = await asyncio.to_thread(run_command, ["topics", "create"], topics_settings)
     assert created.returncode == 0, created.stderr
@@ -116,7 +125,7 @@ async def test_demo_logs_hold_no_secret_and_no_personal_data(
     worker = deployment.worker("demo")
     try:
         # The webhook secrets come only from their file.
-        with deployment.ingress(drop=("WEBHOOK_SANDBOX_SECRETS",), **files) as ingress:
+        with deployment.ingress(drop=("WEBHOOK_SANDBOX_SECRETS",), **webhook_files) as ingress:
             await deployment.wait_ingress_ready(ingress)
             worker.start()
             outputs.append(await _simulate(deployment, tmp_path))

@@ -74,7 +74,7 @@ def test_secrets_never_in_repr() -> None:
         {
             **MINIMAL,
             f"{P}KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-            f"{P}KAFKA_SASL_MECHANISM": "PLAIN",
+            f"{P}KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
             f"{P}KAFKA_SASL_USERNAME": "u",
             f"{P}KAFKA_SASL_PASSWORD": "hunter2",
         }
