@@ -3,11 +3,14 @@
 Fields passed with ``extra=`` are added to the JSON object. Code never passes
 secrets or bodies; this formatter adds nothing from requests by itself.
 
-Two library loggers are tamed here: aiokafka logs a connection error many
-thousand times a second while a broker is down, so repeats of one message are
-let through once per interval (with a count of what was held back); aiohttp's
-server logs a malformed request with a traceback that quotes the request's
-bytes, so those records lose their traceback.
+Noisy loggers are tamed here, with one mechanism (:class:`RepeatFilter`): repeats
+of one message of aiokafka (a connection error many thousand times a second while
+a broker is down), of aiohttp's server (one ERROR per undecodable body it drains,
+e.g. bad gzip sent to any path) and of the ingress's refusals (``ingress.refused.*``,
+one logger per refusal code; anyone on the internet can make them) are let through
+once per interval, with a count of what was held back. aiohttp's server logs a
+malformed request with a traceback that quotes the request's bytes, so those
+records lose their traceback.
 """
 
 from __future__ import annotations
@@ -38,11 +41,19 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(document, default=str).decode()
 
 
-class RepeatFilter(logging.Filter):
-    """Lets each (logger, message template) of the loggers under ``prefix`` through at most
-    once per ``interval`` seconds; records of other loggers pass untouched."""
+#: Loggers whose repeats pass once per interval (see the module's docstring).
+THROTTLED = ("aiokafka", "aiohttp.server", "ingress.refused")
 
-    def __init__(self, prefix: str, interval: float = 10.0, clock: Any = time.monotonic) -> None:
+
+class RepeatFilter(logging.Filter):
+    """Lets each (logger, message template) of the loggers under ``prefix`` (one name or a
+    tuple of names) through at most once per ``interval`` seconds; records of other loggers
+    pass untouched. The table holds one entry per (logger, template): both come from code,
+    never from requests, so it stays small."""
+
+    def __init__(
+        self, prefix: str | tuple[str, ...], interval: float = 10.0, clock: Any = time.monotonic
+    ) -> None:
         super().__init__()
         self._prefix = prefix
         self._interval = interval
@@ -81,7 +92,7 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     else:
         formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler.setFormatter(formatter)
-    handler.addFilter(RepeatFilter("aiokafka"))
+    handler.addFilter(RepeatFilter(THROTTLED))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

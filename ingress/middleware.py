@@ -16,7 +16,10 @@ from ingress.errors import (
     PayloadTooLarge,
 )
 
-log = logging.getLogger(__name__)
+#: Refusals log under ``ingress.refused.<code>``: common.logs lets each through once per 10 s.
+REFUSED_LOGGER = "ingress.refused"
+#: Characters of a refused request's path that reach the log (the path is the client's text).
+LOGGED_PATH_CHARS = 64
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -67,9 +70,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
     except IngressError as exc:
         _record(request, exc.code)
-        log.info(
+        logging.getLogger(f"{REFUSED_LOGGER}.{exc.code}").info(
             "request refused",
-            extra={"path": request.path, "code": exc.code, "reason": exc.reason},
+            extra={"path": logged_path(request.path), "code": exc.code, "reason": exc.reason},
         )
         return error_response(exc)
     except web.HTTPException as exc:
@@ -82,6 +85,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if outcome is not None:
         _record(request, outcome)
     return response
+
+
+def logged_path(path: str) -> str:
+    """The path cut to ``LOGGED_PATH_CHARS`` characters, an ellipsis marking a cut."""
+    return path if len(path) <= LOGGED_PATH_CHARS else path[:LOGGED_PATH_CHARS] + "…"
 
 
 def _record(request: web.Request, outcome: str) -> None:
