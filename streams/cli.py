@@ -73,8 +73,16 @@ def run_worker(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             "store": settings.store,
             "processing_guarantee": settings.processing_guarantee,
             "dedup_window_seconds": settings.dedup_window_seconds,
+            "query_auth": settings.query_auth,
         },
     )
+    if settings.query_auth == "off":
+        log.warning(
+            "no query token configured (FEDAPAY_BRIDGE_QUERY_TOKEN or _FILE): the query API "
+            "answers 403; health, readiness and metrics still answer"
+        )
+    elif settings.query_auth == "none":
+        log.warning("the query API serves anyone: FEDAPAY_BRIDGE_QUERY_ALLOW_UNAUTHENTICATED")
     return faust_app.run(worker, log_level=settings.log_level)
 
 

@@ -134,12 +134,13 @@ class MetricStore:
         """Window start -> the counters of ``partitions`` merged, for windows overlapping
         ``[from_ms, to_ms)``: of ``endpoint``, or of every endpoint when ``None``."""
         first = resolution.start(from_ms)
+        wanted = partitions if isinstance(partitions, frozenset) else frozenset(partitions)
         merged: dict[int, Counters] = {}
         for key, value in self.table.items():
             found = WindowKey.decode(key)
             if found is None or found.resolution != resolution.name:
                 continue
-            if found.partition not in partitions or not first <= found.start_ms < to_ms:
+            if found.partition not in wanted or not first <= found.start_ms < to_ms:
                 continue
             if endpoint is not None and found.endpoint != endpoint:
                 continue

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas import keys
-from streams.query import FILTERS, MAX_MINUTES
+from streams.query import FILTERS, MAX_MINUTES, TRANSACTION_ID
 from streams.windows import Resolution
 
 _COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
@@ -115,6 +115,9 @@ def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
         404: "Not found.",
         409: "The transaction id exists on several endpoints and none was chosen: the answer "
         "lists them in `endpoints`; ask again with `?endpoint=`.",
+        401: "No valid `Authorization: Bearer <token>` header (the workers' "
+        "FEDAPAY_BRIDGE_QUERY_TOKEN).",
+        403: "This worker has no query token configured: its query API is off.",
         503: "A partition has no reachable worker now (rebalancing); retry.",
     }
     responses: dict[str, Any] = {
@@ -127,6 +130,11 @@ def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     return responses
+
+
+def _guarded(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
+    """The responses of a route behind the query token (401 and 403 besides ``codes``)."""
+    return _responses(ok, *sorted({*codes, 401, 403}))
 
 
 def _endpoint(what: str) -> dict[str, Any]:
@@ -228,15 +236,26 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
             "title": "fedapay-bridge worker API",
             "version": "1",
             "description": "Windowed metrics and transaction status from the stream "
-            "workers. Any worker answers any query.",
+            "workers. Any worker answers any query. Every route but /healthz, /readyz "
+            "and /metrics needs the workers' bearer token.",
         },
+        "components": {
+            "securitySchemes": {
+                "queryToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "FEDAPAY_BRIDGE_QUERY_TOKEN of the workers.",
+                }
+            }
+        },
+        "security": [{"queryToken": []}],
         "paths": {
             "/query/range": {
                 "get": {
                     "operationId": "queryRange",
                     "summary": "Metrics per window over a time range",
                     "parameters": [*window_params, *_filters()],
-                    "responses": _responses(range_schema, 400, 503),
+                    "responses": _guarded(range_schema, 400, 503),
                 }
             },
             "/query/summary": {
@@ -253,7 +272,7 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                         ),
                         *_filters(),
                     ],
-                    "responses": _responses(summary_schema, 400, 503),
+                    "responses": _guarded(summary_schema, 400, 503),
                 }
             },
             "/transactions/{id}": {
@@ -265,12 +284,8 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                             "name": "id",
                             "in": "path",
                             "required": True,
-                            "schema": {
-                                "type": "string",
-                                "minLength": 1,
-                                "maxLength": 100,
-                                "pattern": "^[^|/]+$",
-                            },
+                            "description": "FedaPay transaction id (entity.id): digits only.",
+                            "schema": {"type": "string", "pattern": f"^{TRANSACTION_ID.pattern}$"},
                         },
                         _endpoint(
                             "The webhook endpoint of the transaction (e.g. live, sandbox; '-': "
@@ -279,7 +294,7 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                             "when it exists on several."
                         ),
                     ],
-                    "responses": _responses(transaction_schema, 400, 404, 409, 503),
+                    "responses": _guarded(transaction_schema, 400, 404, 409, 503),
                 }
             },
             "/internal/windows": {
@@ -289,10 +304,14 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                     "(used between workers)",
                     "parameters": [
                         *window_params,
-                        _param("partitions", "Comma-separated raw partitions."),
+                        _param(
+                            "partitions",
+                            "Comma-separated distinct raw partitions, each below the raw "
+                            "topic's partition count, at most that many.",
+                        ),
                         _endpoint("Only this endpoint's windows (default: every endpoint's)."),
                     ],
-                    "responses": _responses(
+                    "responses": _guarded(
                         {
                             "type": "object",
                             "properties": {
@@ -311,6 +330,7 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
+                    "security": [],
                     "summary": "The web server answers",
                     "responses": _responses(status_schema),
                 }
@@ -318,6 +338,7 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
             "/readyz": {
                 "get": {
                     "operationId": "readyz",
+                    "security": [],
                     "summary": "Partitions assigned and tables recovered",
                     "responses": {
                         **_responses(status_schema),
@@ -331,6 +352,7 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
             "/metrics": {
                 "get": {
                     "operationId": "prometheus",
+                    "security": [],
                     "summary": "Prometheus metrics",
                     "responses": {
                         "200": {
@@ -344,7 +366,7 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                 "get": {
                     "operationId": "openapi",
                     "summary": "This document",
-                    "responses": _responses({"type": "object"}),
+                    "responses": _guarded({"type": "object"}),
                 }
             },
         },

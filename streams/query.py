@@ -8,6 +8,7 @@ turns merged window counters into responses with :func:`range_document` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -29,6 +30,8 @@ DEFAULT_MINUTES: Final = 5
 #: Latest instant accepted (year 9999), so every time prints as ISO 8601.
 MAX_TIME_MS: Final = 253_402_300_799_999
 MAX_PARTITIONS: Final = 100_000
+#: A FedaPay transaction id: ``entity.id``, an integer (e.g. ``235879``), as its digits.
+TRANSACTION_ID: Final = re.compile(r"[0-9]{1,20}")
 
 
 class BadQuery(BridgeError):
@@ -58,6 +61,16 @@ def check_text(parameter: str, value: str, limit: int) -> str:
         raise BadQuery(parameter, "not valid UTF-8") from None
     if not value or "|" in value or len(value) > limit:
         raise BadQuery(parameter, f"1 to {limit} characters, without '|'")
+    return value
+
+
+def check_transaction_id(value: str) -> str:
+    """``value`` if it is a FedaPay transaction id (1 to 20 ASCII digits), else 400.
+
+    Nothing else reaches the tables or a routed request's path (``../`` in an id
+    would reach another route of the owning worker)."""
+    if not TRANSACTION_ID.fullmatch(value):
+        raise BadQuery("id", "a FedaPay transaction id: 1 to 20 digits")
     return value
 
 
@@ -143,18 +156,27 @@ def parse_summary(
     return query, minutes
 
 
-def parse_partitions(text: str | None) -> list[int]:
-    """``0,2,5`` -> ``[0, 2, 5]`` (the partitions an internal window query covers)."""
+def parse_partitions(text: str | None, limit: int = MAX_PARTITIONS) -> frozenset[int]:
+    """``0,2,5`` -> ``{0, 2, 5}`` (the partitions an internal window query covers), each
+    below ``limit`` (the raw topic's partition count), at most ``limit`` of them.
+
+    The text is bounded before it is split, and the answer is a set: the table scan
+    tests each key's partition against it in constant time."""
     if text is None or text == "":
-        return []
-    try:
-        if not text.isascii():
-            raise ValueError(text)
-        values = sorted({int(item) for item in text.split(",")})
-    except ValueError:
-        raise BadQuery("partitions", "comma-separated partition numbers") from None
-    if any(not 0 <= value < MAX_PARTITIONS for value in values):
-        raise BadQuery("partitions", f"partition numbers from 0 to {MAX_PARTITIONS - 1}")
+        return frozenset()
+    problem = f"at most {limit} distinct comma-separated partition numbers from 0 to {limit - 1}"
+    if len(text) > limit * (len(str(limit)) + 1):
+        raise BadQuery("partitions", problem)
+    items = text.split(",")
+    if (
+        len(items) > limit
+        or not text.isascii()
+        or not all(item.isdigit() and len(item) <= 6 for item in items)
+    ):
+        raise BadQuery("partitions", problem)
+    values = frozenset(int(item) for item in items)
+    if len(values) != len(items) or any(value >= limit for value in values):
+        raise BadQuery("partitions", problem)
     return values
 
 

@@ -3,6 +3,11 @@
 Talks HTTP to any worker (``--url``, default ``http://127.0.0.1:6066``) and
 prints readable tables (``--json``: the response as is). The rendering
 functions are pure.
+
+The workers' bearer token comes from ``--token-file``, else from
+``FEDAPAY_BRIDGE_QUERY_TOKEN`` or the file named by ``FEDAPAY_BRIDGE_QUERY_TOKEN_FILE``
+(the workers' own settings); never from the command line, where other users' ``ps``
+would see it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from common.config import Env
+from common.errors import ConfigError
 from streams.query import FILTERS
 
 DEFAULT_URL = "http://127.0.0.1:6066"
@@ -25,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("query", help="query a stream worker's metrics and transactions")
     parser.add_argument(
         "--url", default=DEFAULT_URL, help=f"a worker's URL (default {DEFAULT_URL})"
+    )
+    parser.add_argument(
+        "--token-file",
+        help="file holding the workers' query token (default: FEDAPAY_BRIDGE_QUERY_TOKEN, "
+        "or the file named by FEDAPAY_BRIDGE_QUERY_TOKEN_FILE)",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON response")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
@@ -65,14 +77,29 @@ def _params(args: argparse.Namespace) -> dict[str, str]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None)}
 
 
-def fetch(url: str, path: str, params: Mapping[str, str], timeout: float) -> tuple[int, Any]:
+def token(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The query token: ``--token-file``, else the workers' setting (value or ``_FILE``)."""
+    if getattr(args, "token_file", None):
+        environ = {"FEDAPAY_BRIDGE_QUERY_TOKEN_FILE": args.token_file}
+    return Env(environ).secret("QUERY_TOKEN")
+
+
+def fetch(
+    url: str,
+    path: str,
+    params: Mapping[str, str],
+    timeout: float,
+    bearer: str | None = None,
+) -> tuple[int, Any]:
     """GET a worker's JSON answer: (status, document)."""
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
     target = f"{url.rstrip('/')}{path}{query}"
     if not target.startswith(("http://", "https://")):
         raise ValueError("--url must be an http(s) URL")
+    headers = {} if bearer is None else {"Authorization": f"Bearer {bearer}"}
+    request = urllib.request.Request(target, headers=headers)  # noqa: S310 - checked above
     try:
-        with urllib.request.urlopen(target, timeout=timeout) as response:  # noqa: S310 - checked
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - checked
             return int(response.status), json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
@@ -81,9 +108,18 @@ def fetch(url: str, path: str, params: Mapping[str, str], timeout: float) -> tup
             return exc.code, {"error": "http", "detail": str(exc.reason)}
 
 
-def _answer(args: argparse.Namespace, path: str, params: Mapping[str, str], render: Any) -> int:
+def _answer(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    path: str,
+    params: Mapping[str, str],
+    render: Any,
+) -> int:
     try:
-        status, document = fetch(args.url, path, params, args.timeout)
+        status, document = fetch(args.url, path, params, args.timeout, token(args, environ))
+    except ConfigError as exc:
+        sys.stderr.write(f"fedapay-bridge query: {exc}\n")
+        return 1
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"fedapay-bridge query: {args.url}: {exc}\n")
         return 1
@@ -100,20 +136,20 @@ def _answer(args: argparse.Namespace, path: str, params: Mapping[str, str], rend
 
 def run_summary(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     params = {"minutes": str(args.minutes), **_params(args)}
-    return _answer(args, "/query/summary", params, render_summary)
+    return _answer(args, environ, "/query/summary", params, render_summary)
 
 
 def run_range(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     params = {"from": args.from_, "to": args.to, **_params(args)}
     if args.resolution:
         params["resolution"] = args.resolution
-    return _answer(args, "/query/range", params, render_range)
+    return _answer(args, environ, "/query/range", params, render_range)
 
 
 def run_transaction(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     path = f"/transactions/{urllib.parse.quote(args.id, safe='')}"
     params = {"endpoint": args.endpoint} if args.endpoint else {}
-    return _answer(args, path, params, render_transaction)
+    return _answer(args, environ, path, params, render_transaction)
 
 
 # ------------------------------------------------------------------ rendering (pure)

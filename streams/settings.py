@@ -42,6 +42,14 @@ WEB_HOST                          (host name)          host name other workers u
 METRICS_WINDOWS                   ``1m:24h,1h:30d``    metric window sizes and how long each is
                                                        kept (``<size>:<retention>``, units s m h d)
 QUERY_TIMEOUT_SECONDS             ``5``                how long a query waits for another worker
+QUERY_TOKEN (or QUERY_TOKEN_FILE) (none)               bearer token every HTTP request but
+                                                       ``/healthz``, ``/readyz``, ``/metrics``
+                                                       must carry (16 to 4096 visible ASCII
+                                                       characters); workers send it to each other
+QUERY_ALLOW_UNAUTHENTICATED       ``false``            without a token: ``true`` serves the query
+                                                       API to anyone (local use only); ``false``
+                                                       answers its routes 403 (the worker still
+                                                       processes, and health and metrics answer)
 LOG_LEVEL                         ``INFO``             DEBUG, INFO, WARNING or ERROR
 LOG_FORMAT                        ``json``             ``json`` or ``text``
 ================================  ===================  ==========================================
@@ -49,12 +57,14 @@ LOG_FORMAT                        ``json``             ``json`` or ``text``
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from common.config import Env
+from common.errors import ConfigError
 from common.kafka import KafkaSettings
 from schemas.topics import DEFAULT_PREFIX, Topics
 from streams.windows import DEFAULT_SPEC, Resolution, parse_resolutions
@@ -63,6 +73,8 @@ STORES: Final = ("rocksdb", "memory")
 GUARANTEES: Final = ("at_least_once", "exactly_once")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS: Final = ("json", "text")
+#: A query token: visible ASCII (it travels in a header), long enough not to be guessed.
+QUERY_TOKEN: Final = re.compile(r"[\x21-\x7e]{16,4096}")
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,9 @@ class WorkerSettings:
         default_factory=lambda: parse_resolutions(DEFAULT_SPEC)
     )
     query_timeout_seconds: float = 5.0
+    #: Bearer token of the HTTP API; never logged (``repr`` hides it).
+    query_token: str | None = field(default=None, repr=False)
+    query_allow_unauthenticated: bool = False
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -133,9 +148,20 @@ class WorkerSettings:
             query_timeout_seconds=env.real(
                 "QUERY_TIMEOUT_SECONDS", cls.query_timeout_seconds, minimum=0.1
             ),
+            query_token=_query_token(env),
+            query_allow_unauthenticated=env.flag(
+                "QUERY_ALLOW_UNAUTHENTICATED", cls.query_allow_unauthenticated
+            ),
             log_level=env.choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
             log_format=env.choice("LOG_FORMAT", cls.log_format, LOG_FORMATS),
         )
+
+    @property
+    def query_auth(self) -> str:
+        """``token``, ``none`` (explicitly unauthenticated) or ``off`` (query routes refused)."""
+        if self.query_token is not None:
+            return "token"
+        return "none" if self.query_allow_unauthenticated else "off"
 
     @property
     def dedup_window_ms(self) -> int:
@@ -148,3 +174,19 @@ class WorkerSettings:
     @property
     def exactly_once(self) -> bool:
         return self.processing_guarantee == "exactly_once"
+
+
+def _query_token(env: Env) -> str | None:
+    token = env.secret("QUERY_TOKEN")
+    if token is None:
+        return None
+    if not QUERY_TOKEN.fullmatch(token):
+        # The value is never part of the message.
+        raise ConfigError(
+            env.var("QUERY_TOKEN"), "must be 16 to 4096 visible ASCII characters (no spaces)"
+        )
+    if env.flag("QUERY_ALLOW_UNAUTHENTICATED", False):
+        raise ConfigError(
+            env.var("QUERY_ALLOW_UNAUTHENTICATED"), "set either it or a query token, not both"
+        )
+    return token

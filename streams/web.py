@@ -14,21 +14,30 @@ Routes (documented in ``streams/QUERY_API.md``, OpenAPI at ``/openapi.json``):
   only endpoint, 409 with the list when it exists on several.
 * ``GET /healthz``, ``/readyz``, ``/metrics`` (Prometheus), ``/openapi.json``.
 
-A routed or internal request carries :data:`ROUTED_HEADER`, and a worker
-receiving it answers from its own tables: a request is forwarded at most once.
+Every request but ``/healthz``, ``/readyz`` and ``/metrics`` (:data:`OPEN_PATHS`)
+needs ``Authorization: Bearer <QUERY_TOKEN>`` (compared in constant time; 401
+otherwise). Without a token configured the worker answers those routes 403,
+unless ``QUERY_ALLOW_UNAUTHENTICATED`` is set (local use). Faust's own
+``/table/*``, ``/router/*``, statistics and graph routes are turned off by the
+app's settings (:func:`streams.faust.app.build`).
+
+A routed or internal request carries :data:`ROUTED_HEADER` and the token, and a
+worker receiving it answers from its own tables: a request is forwarded at most once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any, Final, cast
 
 import aiohttp
 import faust
 import orjson
+from aiohttp import web as aiohttp_web
 from faust.web import Request, Response, View
 from yarl import URL
 
@@ -44,6 +53,8 @@ from streams.windows import Resolution
 log = logging.getLogger(__name__)
 
 ROUTED_HEADER = "x-fedapay-bridge-routed"
+#: The paths answered without a token (probes and Prometheus scrapes).
+OPEN_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 Handler = Callable[[View, Request], Awaitable[Response]]
 
 
@@ -64,8 +75,12 @@ class QueryService:
         partitions: int,
         resolutions: tuple[Resolution, ...],
         timeout_s: float,
+        token: str | None = None,
+        allow_unauthenticated: bool = False,
     ) -> None:
         self.app = app
+        self._token = None if token is None else token.encode()
+        self.allow_unauthenticated = allow_unauthenticated and token is None
         self.metrics = metrics
         self.states = states
         self.raw_topic = raw_topic
@@ -74,6 +89,34 @@ class QueryService:
         self.timeout_s = timeout_s
         #: Whether this worker's tables are complete (set by :func:`install`).
         self.ready: Callable[[], bool] = lambda: True
+
+    def __repr__(self) -> str:  # never the token
+        return f"<QueryService partitions={self.partitions} auth={self.auth}>"
+
+    # -------------------------------------------------------------- access
+
+    @property
+    def auth(self) -> str:
+        """``token``, ``none`` (explicitly unauthenticated) or ``off`` (refused)."""
+        if self._token is not None:
+            return "token"
+        return "none" if self.allow_unauthenticated else "off"
+
+    def authorized(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header carries the token (constant-time compare)."""
+        if self._token is None:
+            return self.allow_unauthenticated
+        scheme, _, credentials = (header or "").partition(" ")
+        given = credentials.strip().encode("utf-8", "replace")
+        matches = hmac.compare_digest(given, self._token)
+        return scheme.lower() == "bearer" and matches
+
+    def forward_headers(self) -> dict[str, str]:
+        """Headers of a request to another worker: routed, with the token."""
+        headers = {ROUTED_HEADER: "1"}
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token.decode()}"
+        return headers
 
     # -------------------------------------------------------------- topology
 
@@ -142,14 +185,14 @@ class QueryService:
         try:
             async with asyncio.timeout(self.timeout_s):
                 async with self.app.http_client.get(
-                    target, headers={ROUTED_HEADER: "1"}
+                    target, headers=self.forward_headers()
                 ) as response:
                     return response.status, await response.read()
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             log.warning("worker did not answer", extra={"url": url, "error": type(exc).__name__})
             raise Unavailable(f"worker {url} did not answer") from exc
 
-    def local_windows(self, partitions: list[int], wq: WindowQuery) -> dict[int, Counters]:
+    def local_windows(self, partitions: Collection[int], wq: WindowQuery) -> dict[int, Counters]:
         """This worker's windows; :class:`Unavailable` while its tables are recovering."""
         if not self.ready():
             raise Unavailable("this worker is rebalancing or recovering its tables")
@@ -237,12 +280,12 @@ def register(
     async def internal_windows(view: View, request: Request) -> Response:
         params = _params(request)
         wq = query.parse_range(params, service.resolutions)
-        partitions = query.parse_partitions(params.get("partitions"))
+        partitions = query.parse_partitions(params.get("partitions"), service.partitions)
         windows = service.local_windows(partitions, wq)
-        return _json(view, query.windows_document(partitions, windows))
+        return _json(view, query.windows_document(sorted(partitions), windows))
 
     async def transaction(view: View, request: Request, id: str) -> Response:
-        query.check_text("id", id, 100)
+        query.check_transaction_id(id)
         endpoint = query.parse_endpoint(_params(request))
         routed = request.headers.get(ROUTED_HEADER) is not None
         owner = service.transaction_owner(id)
@@ -287,6 +330,40 @@ def register(
     }
     for path, handler in routes.items():
         app.page(path, name=f"fedapay_{handler.__name__}")(_guarded(handler))
+    web_app: aiohttp_web.Application = cast(Any, app.web).web_app
+    web_app.middlewares.append(access_middleware(service))
+
+
+def _refusal(status: int, error: str, detail: str) -> aiohttp_web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="fedapay-bridge"'} if status == 401 else {}
+    body = orjson.dumps({"error": error, "detail": detail})
+    return aiohttp_web.Response(
+        body=body, status=status, content_type="application/json", headers=headers
+    )
+
+
+def access_middleware(service: QueryService) -> Any:
+    """Every route of the server (Faust's too, and unknown paths) but :data:`OPEN_PATHS`
+    needs the bearer token: 401 without it, 403 when the worker has none configured."""
+
+    @aiohttp_web.middleware
+    async def access(
+        request: aiohttp_web.Request,
+        handler: Callable[[aiohttp_web.Request], Awaitable[aiohttp_web.StreamResponse]],
+    ) -> aiohttp_web.StreamResponse:
+        if request.method in ("GET", "HEAD") and request.path in OPEN_PATHS:
+            return await handler(request)
+        if service.auth == "off":
+            return _refusal(
+                403,
+                "forbidden",
+                "no query token is configured on this worker (FEDAPAY_BRIDGE_QUERY_TOKEN)",
+            )
+        if not service.authorized(request.headers.get("Authorization")):
+            return _refusal(401, "unauthorized", "a valid Authorization: Bearer token is required")
+        return await handler(request)
+
+    return access
 
 
 # ------------------------------------------------------------------ wiring

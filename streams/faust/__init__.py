@@ -48,6 +48,9 @@ fails when an override or a private upstream name used here is not listed):
 * ``reset_local_tables``: discards the RocksDB stores (under ``conf.tabledir``)
   that may hold writes of aborted transactions.
 
+Faust's own web routes (``/table/*``, ``/router/*``, statistics, graph) are turned
+off through its public ``web_*_enabled`` settings in :func:`.app.build`: no override.
+
 Not used: windowed tables, whose expiry after recovery is broken
 (faust-streaming issue #385); the dedup table is a plain table whose entries
 carry their own time (:mod:`streams.dedup`).

@@ -152,6 +152,8 @@ def _install_web(
         partitions=partitions,
         resolutions=settings.metrics_windows,
         timeout_s=settings.query_timeout_seconds,
+        token=settings.query_token,
+        allow_unauthenticated=settings.query_allow_unauthenticated,
     )
     web.install(app, service, processor.stats)
 
@@ -182,6 +184,15 @@ def _app(settings: WorkerSettings, partitions: int) -> BridgeApp:
         web_bind=settings.web_bind,
         web_port=settings.web_port,
         web_host=settings.web_host,
+        # Faust's own routes are off: /table/* reads table keys, /router/* shows the
+        # topology (the workers route by the assignor's distribution, not @table_route),
+        # and the statistics, graph and performance pages show internal state. "/" answers
+        # the plain production index (behind the query token, as every route but the probes).
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         autodiscover=False,
     )
 

@@ -111,15 +111,43 @@ def test_summary_needs_a_minute_resolution() -> None:
         parse_summary({}, (HOUR,), NOON)
 
 
-@pytest.mark.parametrize(("text", "value"), [(None, []), ("", []), ("2,0,2", [0, 2]), ("7", [7])])
-def test_parse_partitions(text: str | None, value: list[int]) -> None:
-    assert parse_partitions(text) == value
+@pytest.mark.parametrize(
+    ("text", "value"), [(None, set()), ("", set()), ("2,0", {0, 2}), ("7", {7}), ("0,11", {0, 11})]
+)
+def test_parse_partitions(text: str | None, value: set[int]) -> None:
+    parsed = parse_partitions(text, 12)
+
+    assert parsed == value
+    assert isinstance(parsed, frozenset)
 
 
-@pytest.mark.parametrize("text", ["a", "1,,2", "-1", "100000", "\u0661"])
+@pytest.mark.parametrize(
+    "text", ["a", "1,,2", "-1", "12", "100000", "\u0661", "2,0,2", " 1", ",".join(["1"] * 13)]
+)
 def test_parse_partitions_rejects(text: str) -> None:
     with pytest.raises(BadQuery, match=r"^partitions"):
-        parse_partitions(text)
+        parse_partitions(text, 12)
+
+
+def test_parse_partitions_bounds_the_text_before_splitting_it() -> None:
+    """An 8 KB filter is refused at once: at most the topic's partition count of numbers."""
+    huge = ",".join(str(i % 6) for i in range(4_000))
+
+    with pytest.raises(BadQuery, match=r"^partitions: at most 6 distinct"):
+        parse_partitions(huge, 6)
+
+
+@pytest.mark.parametrize("value", ["235879", "0", "9" * 20])
+def test_transaction_ids_are_digits(value: str) -> None:
+    assert query.check_transaction_id(value) == value
+
+
+@pytest.mark.parametrize(
+    "value", ["", "9" * 21, "../healthz", "..%2Fhealthz", "12/x", "abc", "12a", "\u0661", " 1"]
+)
+def test_transaction_ids_reject_anything_else(value: str) -> None:
+    with pytest.raises(BadQuery, match=r"^id: a FedaPay transaction id"):
+        query.check_transaction_id(value)
 
 
 def test_range_document_lists_non_empty_windows_and_the_total() -> None:

@@ -102,3 +102,45 @@ def test_invalid_values_name_the_variable(name: str, value: str) -> None:
         load(**{name: value})
 
     assert caught.value.setting == f"{P}{name}"
+
+
+# ---------------------------------------------------------------------- query token
+
+TOKEN = "a-query-token-of-32-characters!!"
+
+
+def test_no_query_token_by_default_turns_the_query_api_off() -> None:
+    settings = load()
+
+    assert settings.query_token is None
+    assert not settings.query_allow_unauthenticated
+    assert settings.query_auth == "off"
+    assert load(QUERY_ALLOW_UNAUTHENTICATED="true").query_auth == "none"
+
+
+def test_query_token_from_the_variable_or_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+
+    assert load(QUERY_TOKEN=TOKEN).query_token == TOKEN
+    assert load(QUERY_TOKEN_FILE=str(path)).query_token == TOKEN
+    assert load(QUERY_TOKEN=TOKEN).query_auth == "token"
+    assert TOKEN not in repr(load(QUERY_TOKEN=TOKEN))
+
+
+@pytest.mark.parametrize(
+    ("values", "variable"),
+    [
+        ({"QUERY_TOKEN": "short"}, "QUERY_TOKEN"),
+        ({"QUERY_TOKEN": "sixteen chars with spaces"}, "QUERY_TOKEN"),
+        ({"QUERY_TOKEN": "caf\u00e9-token-0123456789"}, "QUERY_TOKEN"),
+        ({"QUERY_TOKEN": TOKEN, "QUERY_TOKEN_FILE": "/x"}, "QUERY_TOKEN"),
+        ({"QUERY_TOKEN_FILE": "/nonexistent/token"}, "QUERY_TOKEN_FILE"),
+        ({"QUERY_TOKEN": TOKEN, "QUERY_ALLOW_UNAUTHENTICATED": "true"}, "QUERY_ALLOW_"),
+    ],
+)
+def test_bad_query_token_settings(values: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{P}{variable}") as raised:
+        load(**values)
+
+    assert TOKEN not in str(raised.value)
