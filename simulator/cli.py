@@ -103,6 +103,14 @@ def _scenario_options(parser: argparse.ArgumentParser) -> None:
         help="random seed: same seed, same bodies (default: %(default)s)",
     )
     parser.add_argument(
+        "--reserved-ids",
+        action="store_true",
+        help=(
+            "take every transaction, customer and refund id from the range reserved for test "
+            "traffic, [900000000000, 901000000000) (what `helm test` sends)"
+        ),
+    )
+    parser.add_argument(
         "--start-ms",
         type=int,
         default=None,
@@ -182,7 +190,12 @@ def run(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> i
 def _prepare(args: argparse.Namespace) -> tuple[Scenario, DeliveryPlan]:
     start_ms = args.start_ms if args.start_ms is not None else int(time.time() * 1000)
     scenario = generate(
-        args.transactions, args.customers, seed=args.seed, illegal=args.illegal, start_ms=start_ms
+        args.transactions,
+        args.customers,
+        seed=args.seed,
+        illegal=args.illegal,
+        start_ms=start_ms,
+        reserved_ids=args.reserved_ids,
     )
     deliveries = plan(
         scenario.events,

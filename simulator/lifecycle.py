@@ -35,6 +35,12 @@ from simulator.payloads import Customer, Merchant, Refund, Transaction
 DEFAULT_START_MS: Final = 1_708_343_266_047
 MAX_TRANSACTIONS: Final = 1_000_000
 MAX_CUSTOMERS: Final = 1_000_000
+#: Ids reserved for test traffic (``helm test``, ``simulate --reserved-ids``): transaction, customer
+#: and refund ids of such a scenario all lie in ``[RESERVED_IDS_START, RESERVED_IDS_END)``, far
+#: above FedaPay's own sequential ids, so a consumer can tell test events apart and they never
+#: collide with a real transaction's dedup entries or status.
+RESERVED_IDS_START: Final = 900_000_000_000
+RESERVED_IDS_END: Final = 901_000_000_000
 
 STATUSES: Final = (
     "pending",
@@ -195,8 +201,12 @@ def generate(
     illegal: float = 0.0,
     metadata_updates: float = 0.15,
     start_ms: int = DEFAULT_START_MS,
+    reserved_ids: bool = False,
 ) -> Scenario:
     """``transactions`` lifecycles and ``customers`` customer histories.
+
+    With ``reserved_ids`` every transaction, customer and refund id is taken from the range
+    reserved for test traffic (``RESERVED_IDS_START`` and up); the bodies are otherwise the same.
 
     ``illegal`` is the exact fraction (rounded) of transactions that end with
     one injected illegal transition, sent as a newer ``transaction.updated``.
@@ -210,7 +220,8 @@ def generate(
     _check_fraction("illegal", illegal)
     _check_fraction("metadata_updates", metadata_updates)
     rng = random.Random(seed)
-    builder = _Builder(rng, payloads.build_merchant(rng, start_ms - 1_989_000_000))
+    id_base = RESERVED_IDS_START if reserved_ids else 0
+    builder = _Builder(rng, payloads.build_merchant(rng, start_ms - 1_989_000_000), id_base)
     pool = builder.customers(customers, start_ms)
     chosen = set(rng.sample(range(transactions), round(illegal * transactions)))
     at_ms = start_ms
@@ -240,13 +251,15 @@ def _weighted(rng: random.Random, choices: Sequence[tuple[str | None, float]]) -
 class _Builder:
     """Accumulates events with a sort key ``(updated_at_ms, sequence)``."""
 
-    def __init__(self, rng: random.Random, merchant: Merchant) -> None:
+    def __init__(self, rng: random.Random, merchant: Merchant, id_base: int = 0) -> None:
         self.rng = rng
         self.merchant = merchant
         self.events: list[tuple[tuple[int, int], Event]] = []
-        self._next_transaction_id = rng.randrange(100_000, 900_000)
-        self._next_customer_id = rng.randrange(10_000, 90_000)
-        self._next_refund_id = rng.randrange(1_000, 9_000)
+        # At most 1e6 transactions (customers) of at most 5 (3) ids each: with id_base at
+        # RESERVED_IDS_START every id stays below RESERVED_IDS_END.
+        self._next_transaction_id = id_base + rng.randrange(100_000, 900_000)
+        self._next_customer_id = id_base + rng.randrange(10_000, 90_000)
+        self._next_refund_id = id_base + rng.randrange(1_000, 9_000)
 
     # ----------------------------------------------------------------- customers
 

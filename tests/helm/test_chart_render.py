@@ -172,7 +172,9 @@ def test_no_ingress_resource_by_default(renderer: Renderer) -> None:
 def test_chart_made_webhook_secret_is_mounted_and_named(renderer: Renderer) -> None:
     rendered = renderer.value_set("production-values")
     secret = rendered.named("Secret", WEBHOOK_SECRET)
-    assert secret_data(secret) == {
+    data = secret_data(secret)
+    assert len(data.pop(".checksum-salt")) == 40  # of the checksum/secrets annotation
+    assert data == {
         "live": "wh_live_ci_only_current\nwh_live_ci_only_previous",
         "sandbox": "wh_sandbox_ci_only",
     }
@@ -204,6 +206,7 @@ def test_existing_webhook_secret_is_used_with_its_keys(renderer: Renderer) -> No
 
 def test_missing_webhook_secrets_are_generated(renderer: Renderer) -> None:
     data = secret_data(renderer.value_set("default").named("Secret", WEBHOOK_SECRET))
+    del data[".checksum-salt"]  # of the checksum/secrets annotation
     assert set(data) == {"live", "sandbox"}
     assert all(len(value) == 40 and value.isalnum() for value in data.values())
 
@@ -396,11 +399,12 @@ def test_helm_test_posts_a_signed_event_to_the_ingress(renderer: Renderer) -> No
     (container,) = containers(pod)
     args = container["args"]
     assert args[0] == "simulate"
-    assert args[args.index("--url") + 1] == f"http://{INGRESS}:8080/webhooks/live"
+    assert args[args.index("--url") + 1] == f"http://{INGRESS}:8080/webhooks/sandbox"
     assert args[args.index("--transactions") + 1] == "1"
     assert args[args.index("--customers") + 1] == "1"
+    assert "--reserved-ids" in args
     secret_file = args[args.index("--secret-file") + 1]
-    assert file_source(pod, container, secret_file) == (WEBHOOK_SECRET, "live")
+    assert file_source(pod, container, secret_file) == (WEBHOOK_SECRET, "sandbox")
     assert pod["spec"]["restartPolicy"] == "Never"
 
 
@@ -465,7 +469,9 @@ def _checksum(rendered: Rendered, kind: str, component: str) -> str:
     ("change", "ingress_rolls", "worker_rolls"),
     [
         ("ingress.settings.signatureTolerance=120", True, False),
-        ("webhooks.endpoints[0].secrets[0]=rotated", True, False),
+        # secrets roll the ingress through checksum/secrets (tests/helm/test_chart_hardening.py)
+        ("webhooks.endpoints[0].secrets[0]=rotated", False, False),
+        ("webhooks.endpoints[0].secretKey=other", True, False),
         ("worker.settings.dedupWindowSeconds=86400", False, True),
         ("kafka.bootstrapServers=other:9092", True, True),
         ("log.level=DEBUG", True, True),

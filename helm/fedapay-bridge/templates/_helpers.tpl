@@ -180,6 +180,9 @@ FEDAPAY_BRIDGE_KAFKA_SASL_USERNAME_FILE: {{ printf "%s/username" (include "fedap
 FEDAPAY_BRIDGE_KAFKA_SASL_USERNAME: {{ .Values.kafka.sasl.username | quote }}
 {{- end }}
 FEDAPAY_BRIDGE_KAFKA_SASL_PASSWORD_FILE: {{ printf "%s/password" (include "fedapay-bridge.kafkaSaslDir" .) | quote }}
+{{- if .Values.kafka.sasl.plainWithoutTls }}
+FEDAPAY_BRIDGE_KAFKA_SASL_PLAIN_WITHOUT_TLS: "true"
+{{- end }}
 {{- end }}
 {{- if include "fedapay-bridge.kafkaUsesTls" . }}
 {{- if .Values.kafka.tls.caSecret }}
@@ -340,9 +343,40 @@ Call with (dict "root" $ "component" "ingress").
 {{- $root := .root }}
 {{- $parts := list (include "fedapay-bridge.commonSettings" $root) (include (printf "fedapay-bridge.%sSettings" .component) $root) (toJson $root.Values.kafka) }}
 {{- if eq .component "ingress" }}
-{{- $parts = append $parts (toJson $root.Values.webhooks) }}
+{{- $endpoints := list }}
+{{- range $root.Values.webhooks.endpoints }}
+{{- $endpoints = append $endpoints (omit . "secrets") }}
+{{- end }}
+{{- $parts = append $parts (toJson (dict "endpoints" $endpoints "existingSecret" $root.Values.webhooks.existingSecret)) }}
 {{- end }}
 {{- join "\n" $parts | sha256sum }}
+{{- end }}
+
+{{/*
+checksum/secrets of the ingress pods: rolls them when `webhooks.endpoints[].secrets` change, without
+publishing a plain hash of the secrets (anyone who can read pods could test guesses offline). The
+hash is salted with a random value kept in the chart-made Secret under the key `.checksum-salt`
+(read with lookup, made once like the random endpoint secrets). Without a cluster to look up (first
+install, `helm template`) the salt is a fresh random value: the annotation then changes on each
+render (one extra roll on the first upgrade; GitOps renders: use webhooks.existingSecret). Empty with
+webhooks.existingSecret: a Secret made outside the chart is not read at template time.
+Call with the root context.
+*/}}
+{{- define "fedapay-bridge.secretsChecksum" -}}
+{{- if not .Values.webhooks.existingSecret }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "fedapay-bridge.webhookSecretName" .) }}
+{{- $salt := "" }}
+{{- if and $existing $existing.data (hasKey $existing.data ".checksum-salt") }}
+{{- $salt = index $existing.data ".checksum-salt" | b64dec }}
+{{- else }}
+{{- $salt = randAlphaNum 40 }}
+{{- end }}
+{{- $secrets := list }}
+{{- range .Values.webhooks.endpoints }}
+{{- $secrets = append $secrets (dict "name" .name "secrets" (.secrets | default list)) }}
+{{- end }}
+{{- printf "%s\n%s" $salt (toJson $secrets) | sha256sum }}
+{{- end }}
 {{- end }}
 
 {{/*
