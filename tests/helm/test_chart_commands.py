@@ -23,6 +23,7 @@ def test_every_container_command_parses(renderer: Renderer, value_set: str) -> N
                 commands[args[0]] = parser.parse_args(args)
             except SystemExit:
                 pytest.fail(f"fedapay-bridge does not accept the arguments {args}")
-    assert set(commands) == {"ingress", "worker", "topics", "simulate"}
+    assert set(commands) == {"ingress", "worker", "topics", "simulate", "query"}
+    assert commands["query"].token_file == "/etc/fedapay-bridge/query-token/token"
     assert commands["topics"].partitions >= 1
     assert commands["simulate"].transactions == 1

@@ -548,7 +548,8 @@ def test_network_policies(renderer: Renderer) -> None:
     worker = rendered.named("NetworkPolicy", WORKER)
     worker_egress = [p["port"] for r in worker["spec"]["egress"] for p in r["ports"]]
     assert 6066 in worker_egress
-    assert renderer.value_set("default").maybe("NetworkPolicy") is None
+    off = renderer.value_set("default", ["networkPolicy.enabled=false"])
+    assert off.all("NetworkPolicy") == []
 
 
 def test_everything_can_be_turned_off_but_the_service_account(renderer: Renderer) -> None:

@@ -24,6 +24,8 @@ from tests.helm.conftest import VALUE_SETS, Renderer
 pytestmark = pytest.mark.helm
 
 _REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+#: What a mounted Secret file holds in these tests (long enough for a query token).
+STAND_IN = "stand-in-value-of-a-secret-file"
 _POD = {"POD_NAME": "fb-fedapay-bridge-worker-0", "POD_NAMESPACE": "payments"}
 
 
@@ -64,7 +66,7 @@ def container_environ(rendered: Rendered, container: dict[str, Any], files: Path
     for name, value in list(environ.items()):
         if name.endswith("_FILE") and value.startswith("/etc/fedapay-bridge/"):
             stand_in = files / value.strip("/").replace("/", "_")
-            stand_in.write_text("stand-in-value\n", encoding="utf-8")
+            stand_in.write_text(f"{STAND_IN}\n", encoding="utf-8")
             environ[name] = str(stand_in)
     return environ
 
@@ -117,7 +119,7 @@ def test_ingress_reads_the_webhook_secret_files(renderer: Renderer, tmp_path: Pa
     assert set(settings.endpoints) == {"live", "sandbox"}
     assert settings.host == "0.0.0.0"  # noqa: S104 - in a pod, on purpose
     assert settings.kafka.security_protocol == "SASL_SSL"
-    assert settings.kafka.sasl_password == "stand-in-value"
+    assert settings.kafka.sasl_password == STAND_IN
 
 
 def test_an_unread_variable_is_caught(renderer: Renderer, tmp_path: Path) -> None:
