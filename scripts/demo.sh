@@ -23,6 +23,12 @@ export FEDAPAY_BRIDGE_WEBHOOK_SANDBOX_SECRETS="${DEMO_SECRET:-wh_sandbox_demo_se
 export FEDAPAY_BRIDGE_HTTP_PORT="${DEMO_PORT:-8080}"
 export FEDAPAY_BRIDGE_LOG_FORMAT=text
 export FEDAPAY_BRIDGE_DATA_DIR="$run_dir/worker-data"
+# The worker's query API needs a bearer token: a random one in a file of the demo's own (the
+# query CLI reads the same setting), unless FEDAPAY_BRIDGE_QUERY_TOKEN(_FILE) is set already.
+if [[ -z "${FEDAPAY_BRIDGE_QUERY_TOKEN:-}${FEDAPAY_BRIDGE_QUERY_TOKEN_FILE:-}" ]]; then
+  (umask 077 && python -c 'import secrets; print(secrets.token_urlsafe(32))' >"$run_dir/query-token")
+  export FEDAPAY_BRIDGE_QUERY_TOKEN_FILE="$run_dir/query-token"
+fi
 url="http://127.0.0.1:${FEDAPAY_BRIDGE_HTTP_PORT}/webhooks/sandbox"
 
 pids=()
@@ -94,5 +100,5 @@ if [[ $once == 1 ]]; then
 fi
 echo
 echo "demo: the bridge is running. Webhook URL: $url  (secret: \$FEDAPAY_BRIDGE_WEBHOOK_SANDBOX_SECRETS)"
-echo "demo: metrics at http://127.0.0.1:${FEDAPAY_BRIDGE_HTTP_PORT}/metrics; queries: fedapay-bridge query --help. Ctrl-C stops everything."
+echo "demo: metrics at http://127.0.0.1:${FEDAPAY_BRIDGE_HTTP_PORT}/metrics; queries: fedapay-bridge query --token-file ${FEDAPAY_BRIDGE_QUERY_TOKEN_FILE:-<your token file>} summary (--help for more). Ctrl-C stops everything."
 wait

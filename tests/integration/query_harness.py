@@ -13,7 +13,12 @@ from typing import Any
 
 import aiohttp
 
-from tests.integration.streams_harness import WorkerProcess, provision_topics, worker_env
+from tests.integration.streams_harness import (
+    AUTHORIZATION,
+    WorkerProcess,
+    provision_topics,
+    worker_env,
+)
 
 
 def free_port() -> int:
@@ -51,9 +56,14 @@ def web_worker(
 
 
 async def get_json(
-    session: aiohttp.ClientSession, url: str, params: dict[str, str] | None = None
+    session: aiohttp.ClientSession,
+    url: str,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    async with session.get(url, params=params) as response:
+    """GET with the test workers' token (``headers`` replace it when given)."""
+    chosen = AUTHORIZATION if headers is None else headers
+    async with session.get(url, params=params, headers=chosen) as response:
         return response.status, await response.json(content_type=None)
 
 

@@ -51,8 +51,14 @@ FEED_THROUGH_INGRESS = True
 # ----------------------------------------------------------------------- workers
 
 
+#: The query token of test workers (``FEDAPAY_BRIDGE_QUERY_TOKEN``), and its header.
+QUERY_TOKEN = "integration-test-query-token-9d2a"
+AUTHORIZATION = {"Authorization": f"Bearer {QUERY_TOKEN}"}
+
+
 def worker_env(bootstrap: str, prefix: str, data_dir: Path, **settings: str) -> dict[str, str]:
-    """The environment of a test worker: isolated by app id, topic prefix and data dir."""
+    """The environment of a test worker: isolated by app id, topic prefix and data dir; its
+    query API takes :data:`QUERY_TOKEN`."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("FEDAPAY_BRIDGE_")}
     ours = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -65,6 +71,7 @@ def worker_env(bootstrap: str, prefix: str, data_dir: Path, **settings: str) -> 
         "LOG_FORMAT": "text",
         "SESSION_TIMEOUT_SECONDS": "10",
         "COMMIT_INTERVAL_SECONDS": "1.0",
+        "QUERY_TOKEN": QUERY_TOKEN,
         **settings,
     }
     return {**base, **{f"FEDAPAY_BRIDGE_{k}": v for k, v in ours.items()}}

@@ -11,6 +11,7 @@ their amounts, currencies and operators).
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -29,8 +30,10 @@ from streams import routing
 from streams.pipeline import OutputKind, PipelineConfig, replay
 from tests.integration.query_harness import get_json, two_workers, wait_partitions
 from tests.integration.streams_harness import (
+    AUTHORIZATION,
     PARTITIONS,
     PROJECT_ROOT,
+    QUERY_TOKEN,
     feeder,
     raw_records,
     read_all,
@@ -66,7 +69,10 @@ def reference(raw: list[Any], topics: Topics) -> dict[str, Any]:
 def run_query(url: str, output: Path, *argv: str) -> str:
     """``fedapay-bridge query --url URL ...`` in a subprocess; its output, also saved."""
     command = [sys.executable, "-m", "common.cli", "query", "--url", url, *argv]
-    done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "FEDAPAY_BRIDGE_QUERY_TOKEN": QUERY_TOKEN}
+    done = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     output.write_text(done.stdout)
     return done.stdout
@@ -154,7 +160,12 @@ async def test_any_worker_answers_the_same_correct_numbers(
             }.items()
         }
         scraped = [await prometheus(session, w.url) for w in workers]
-        missing = await get_json(session, f"{a}/transactions/no-such-id")
+        missing = await get_json(session, f"{a}/transactions/999999999999")
+        not_an_id = await get_json(session, f"{a}/transactions/no-such-id")
+        escaping = await get_json(session, f"{a}/transactions/..%2Finternal%2Fwindows")
+        anonymous = await get_json(session, f"{a}/query/range", params, headers={})
+        async with session.get(f"{a}/table/transactions/", headers=AUTHORIZATION) as answer:
+            faust_table = answer.status
         bad = await get_json(session, f"{a}/query/range", {"from": "yesterday", "to": "1"})
         raw = await read_all(kafka_bootstrap, topics.raw)
 
@@ -193,5 +204,8 @@ async def test_any_worker_answers_the_same_correct_numbers(
     assert (records, duplicates) == (len(plan), plan.extra_copies)
     assert all(m["fedapay_worker_ready"] == 1 for m in scraped)
     assert missing[0] == 404
+    assert (not_an_id[0], escaping[0]) == (400, 400)
+    assert anonymous == (401, {"error": "unauthorized", "detail": anonymous[1]["detail"]})
+    assert faust_table == 404
     assert bad[0] == 400
     assert bad[1]["error"] == "bad_request"

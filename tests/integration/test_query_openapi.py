@@ -22,7 +22,7 @@ from schemathesis import checks
 from streams import openapi
 from streams.settings import WorkerSettings
 from tests.integration.query_harness import web_worker
-from tests.integration.streams_harness import provision_topics
+from tests.integration.streams_harness import AUTHORIZATION, provision_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -39,6 +39,8 @@ CHECKS = [
     checks.status_code_conformance,
     checks.content_type_conformance,
     checks.response_schema_conformance,
+    # Requests without the token and with a wrong one get 401 where the document asks for it.
+    checks.ignored_auth,
 ]
 
 
@@ -61,7 +63,7 @@ def worker_url(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_the_served_document_is_the_tested_one(worker_url: str) -> None:
-    served = requests.get(f"{worker_url}/openapi.json", timeout=5)
+    served = requests.get(f"{worker_url}/openapi.json", headers=AUTHORIZATION, timeout=5)
 
     assert served.status_code == 200
     assert served.json() == DOCUMENT
@@ -71,7 +73,7 @@ def test_the_served_document_is_the_tested_one(worker_url: str) -> None:
 @schema.parametrize()
 @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api(case: schemathesis.Case[Any], worker_url: str) -> None:
-    response = case.call(base_url=worker_url, timeout=10)
+    response = case.call(base_url=worker_url, headers=AUTHORIZATION, timeout=10)
     assert response.status_code < 500, (case.path, case.query, response.text[:300])
     # Documented status codes, content types and response schemas. Not positive-data
     # acceptance: a schema cannot say that `to` must be after `from`.
