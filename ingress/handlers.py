@@ -121,6 +121,7 @@ def _verify(
             request.headers.get(SIGNATURE_HEADER),
             secrets,
             tolerance=context.settings.signature_tolerance,
+            max_future=context.settings.signature_max_future,
         )
     except signature.SignatureError as exc:
         context.metrics.signature_failures.labels(exc.reason).inc()

@@ -37,6 +37,8 @@ class IngressSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     signature_tolerance: int = 300
+    #: Seconds a signature timestamp may lie in the future (0: no limit, as FedaPay's SDK).
+    signature_max_future: int = 300
     max_body_bytes: int = 256 * 1024
     max_header_line_bytes: int = 4096
     max_headers: int = 32
@@ -66,6 +68,9 @@ class IngressSettings:
             port=env.integer("HTTP_PORT", cls.port, minimum=0),
             signature_tolerance=env.integer(
                 "SIGNATURE_TOLERANCE", cls.signature_tolerance, minimum=1
+            ),
+            signature_max_future=env.integer(
+                "SIGNATURE_MAX_FUTURE_SECONDS", cls.signature_max_future, minimum=0
             ),
             max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
             max_header_line_bytes=env.integer(

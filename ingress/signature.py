@@ -34,6 +34,10 @@ table of header variants in ``tests/unit/test_signature.py``. In words:
   timestamp in the future always passes; a tolerance of 0 or below disables the
   check. (``verifyHeader`` itself has no default; ``Webhook.constructEvent`` passes
   300.) So a bad signature with an old timestamp is a signature failure.
+  DEVIATION, opt-in: with ``max_future`` (the ingress sets it from
+  ``SIGNATURE_MAX_FUTURE_SECONDS``) a matching signature whose ``t`` lies more than
+  ``max_future`` seconds ahead of ``now`` is refused with the same reason, since a
+  future-dated signature would stay replayable until ``t + tolerance``.
 * ``parseInt`` semantics for ``t``: leading JavaScript white space is skipped (space,
   tab, line breaks, no-break space, the Unicode space separators, BOM), then an
   optional sign, then either ``0x``/``0X`` and hex digits or ASCII decimal digits;
@@ -174,6 +178,7 @@ def verify_signature(
     *,
     tolerance: int = DEFAULT_TOLERANCE,
     now: int | None = None,
+    max_future: int | None = None,
 ) -> int:
     """Return the verified timestamp ``t`` of ``header``, or raise :class:`SignatureError`.
 
@@ -181,6 +186,8 @@ def verify_signature(
     value (``None`` when absent); ``secrets`` the endpoint's secrets (several while
     one is rotated). Timestamps older than ``tolerance`` seconds before ``now``
     (default: the current time) are refused; ``tolerance <= 0`` disables that check.
+    ``max_future`` (seconds; ``None`` or ``<= 0``: no limit, as FedaPay's SDK) refuses
+    timestamps further ahead of ``now``.
     """
     _require_payload(payload)
     keys = _secret_keys(secrets)
@@ -200,7 +207,7 @@ def verify_signature(
         raise SignatureError(MALFORMED_HEADER)
     if not _any_candidate_matches(_signed_message(timestamp, payload), keys, parsed.candidates):
         raise SignatureError(SIGNATURE_MISMATCH)
-    if _too_old(timestamp, tolerance, now):
+    if _too_old(timestamp, tolerance, now) or _too_new(timestamp, max_future, now):
         raise SignatureError(TIMESTAMP_OUT_OF_TOLERANCE)
     return timestamp
 
@@ -330,3 +337,11 @@ def _too_old(timestamp: int, tolerance: int, now: int | None) -> bool:
         return False
     current = int(time.time()) if now is None else now
     return current - timestamp > tolerance
+
+
+def _too_new(timestamp: int, max_future: int | None, now: int | None) -> bool:
+    """Not the SDK's: a timestamp more than ``max_future`` seconds ahead (when positive)."""
+    if max_future is None or max_future <= 0:
+        return False
+    current = int(time.time()) if now is None else now
+    return timestamp - current > max_future
