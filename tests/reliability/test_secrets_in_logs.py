@@ -30,11 +30,12 @@ from tests.fixtures import fixture_bytes
 from tests.reliability import results
 from tests.reliability.deployment import Deployment
 from tests.reliability.outputs import collect, events_complete, expected_event_keys
-from tests.reliability.procs import run_command
+from tests.reliability.procs import BridgeProcess, run_command
 
 WEBHOOK_SECRET = "wh_sandbox_demo_file_secret_7d1e"
 OLD_SECRET = "wh_sandbox_demo_old_secret_55aa"
 SASL_PASSWORD = "kafka-password-from-a-file-93c1"
+QUERY_TOKEN = "worker-query-token-from-a-file-4b7e"
 FIXTURE = fixture_bytes("transaction.approved.json")
 #: The demo's stream (scripts/demo.sh), at a fixed FedaPay clock so the test can rebuild it.
 DEMO = {"transactions": 30, "customers": 5, "seed": 7, "start_ms": 1_760_000_000_000}
@@ -61,7 +62,7 @@ def needles(bodies: list[bytes]) -> set[str]:
     found -= PLACEHOLDERS
     # The fixture's personal data by name, as the issue lists it.
     found |= {"Ama", "Kossou", "customer@example.com", "22960000000", "pk_sandbox_"}
-    return found | {WEBHOOK_SECRET, OLD_SECRET, SASL_PASSWORD}
+    return found | {WEBHOOK_SECRET, OLD_SECRET, SASL_PASSWORD, QUERY_TOKEN}
 
 
 def leaks(text: str, secrets_and_data: set[str]) -> list[str]:
@@ -82,6 +83,7 @@ def _secret_files(root: Path) -> dict[str, str]:
         "webhook": f"{WEBHOOK_SECRET}\n{OLD_SECRET}\n",
         "username": "bridge\n",
         "password": f"{SASL_PASSWORD}\n",
+        "query-token": f"{QUERY_TOKEN}\n",
     }
     for name, content in files.items():
         (folder / name).write_text(content, encoding="utf-8")
@@ -90,6 +92,7 @@ def _secret_files(root: Path) -> dict[str, str]:
         "WEBHOOK_SANDBOX_SECRETS_FILE": str(folder / "webhook"),
         "KAFKA_SASL_USERNAME_FILE": str(folder / "username"),
         "KAFKA_SASL_PASSWORD_FILE": str(folder / "password"),
+        "QUERY_TOKEN_FILE": str(folder / "query-token"),
     }
 
 
@@ -102,7 +105,8 @@ async def test_demo_logs_hold_no_secret_and_no_personal_data(
 ) -> None:
     files = _secret_files(tmp_path)
     kafka_files = {k: v for k, v in files.items() if k.startswith("KAFKA_")}
-    webhook_files = {k: v for k, v in files.items() if not k.startswith("KAFKA_")}
+    webhook_files = {k: v for k, v in files.items() if k.startswith("WEBHOOK_")}
+    token_file = {"QUERY_TOKEN_FILE": files["QUERY_TOKEN_FILE"]}
     deployment = Deployment(
         kafka_bootstrap, f"t{uuid4().hex[:10]}", tmp_path, secret=WEBHOOK_SECRET
     )
@@ -122,7 +126,7 @@ async def test_demo_logs_hold_no_secret_and_no_personal_data(
     scenario = generate(
         DEMO["transactions"], DEMO["customers"], seed=DEMO["seed"], start_ms=DEMO["start_ms"]
     )
-    worker = deployment.worker("demo")
+    worker = deployment.worker("demo", **token_file)
     try:
         # The webhook secrets come only from their file.
         with deployment.ingress(drop=("WEBHOOK_SANDBOX_SECRETS",), **webhook_files) as ingress:
@@ -140,6 +144,7 @@ async def test_demo_logs_hold_no_secret_and_no_personal_data(
                     deployment.worker_settings("peek", 0),
                 )  # fmt: skip
                 outputs.append(peek.stdout + peek.stderr)
+            outputs.extend(await _queries(deployment, worker, files["QUERY_TOKEN_FILE"]))
             ingress.send(signal.SIGTERM)
             assert await asyncio.to_thread(ingress.wait, 30) == 0
     finally:
@@ -158,6 +163,27 @@ async def test_demo_logs_hold_no_secret_and_no_personal_data(
     )
     assert lines > 20, "the processes logged almost nothing; the scan proves little"
     assert not any(found.values()), found
+
+
+async def _queries(deployment: Deployment, worker: BridgeProcess, token_file: str) -> list[str]:
+    """The query CLI with the token from its file (200), and requests with a wrong token and
+    none (401): neither the worker's log nor the CLI's output may show the token."""
+    await deployment.wait_worker_ready(worker)
+    url = f"http://127.0.0.1:{worker.settings['FEDAPAY_BRIDGE_WEB_PORT']}"
+    outputs = []
+    for argv in (["summary", "--minutes", "60"], ["transaction", "1"]):
+        answer = await asyncio.to_thread(
+            run_command,
+            ["query", "--url", url, "--token-file", token_file, *argv],
+            {},
+        )
+        outputs.append(answer.stdout + answer.stderr)
+    assert "deliveries" in outputs[0], outputs[0]
+    async with aiohttp.ClientSession() as session:
+        for headers in ({}, {"Authorization": f"Bearer {QUERY_TOKEN[:-1]}x"}):
+            async with session.get(f"{url}/query/summary", headers=headers) as refused:
+                assert refused.status == 401, await refused.text()
+    return outputs
 
 
 async def _simulate(deployment: Deployment, root: Path) -> str:
