@@ -14,11 +14,12 @@ from uuid import uuid4
 
 import pytest
 
+from schemas import keys
 from simulator.delivery import Delivery, DeliveryPlan
 from streams.tables import DEDUP, changelog_topic
 from tests.reliability import results
 from tests.reliability.dedup_table import DedupChangelog
-from tests.reliability.deployment import Deployment
+from tests.reliability.deployment import ENDPOINT, Deployment
 from tests.reliability.outputs import (
     collect,
     events_complete,
@@ -78,8 +79,9 @@ async def test_expired_dedup_keys_are_deleted(kafka_bootstrap: str, tmp_path: Pa
             )
     finally:
         worker.stop()
-    first_keys = set(first.scenario.truth.dedup_keys)
-    second_keys = set(second.scenario.truth.dedup_keys)
+    # The dedup table keys each delivery by its endpoint (live and sandbox are separate accounts).
+    first_keys = {keys.qualified(ENDPOINT, key) for key in first.scenario.truth.dedup_keys}
+    second_keys = {keys.qualified(ENDPOINT, key) for key in second.scenario.truth.dedup_keys}
     alive = folded.alive_keys()
     both = expected_event_keys([*first.scenario.events, *second.scenario.events], topics)
     tally = tally_events(after, both)
