@@ -42,7 +42,7 @@ WEB_HOST                          (host name)          host name other workers u
 METRICS_WINDOWS                   ``1m:24h,1h:30d``    metric window sizes and how long each is
                                                        kept (``<size>:<retention>``, units s m h d)
 QUERY_TIMEOUT_SECONDS             ``5``                how long a query waits for another worker
-QUERY_TOKEN (or QUERY_TOKEN_FILE) (none)               bearer token every HTTP request but
+QUERY_TOKEN or QUERY_TOKEN_FILE   (none)               bearer token every HTTP request but
                                                        ``/healthz``, ``/readyz``, ``/metrics``
                                                        must carry (16 to 4096 visible ASCII
                                                        characters); workers send it to each other
