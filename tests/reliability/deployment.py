@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient
+
 from schemas.topics import Topics
 from tests.kafka_broker import free_port
 from tests.reliability.procs import BridgeProcess, ProcessFailed, run_command, running, wait_http_ok
@@ -97,6 +99,22 @@ class Deployment:
         result = run_command(["topics", "create"], self.worker_settings("topics", 0))
         if result.returncode != 0:
             raise ProcessFailed(f"topics create failed:\n{result.stdout}{result.stderr}")
+
+    async def delete_topics(self) -> None:
+        """Delete every topic of this deployment (its prefix's contract topics and its app's
+        internal ones), so that many runs on one broker do not pile topics up."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            names = [
+                name
+                for name in await admin.list_topics()
+                if name.startswith((f"{self.prefix}.", f"{self.app_id}-"))
+            ]
+            if names:
+                await admin.delete_topics(names)
+        finally:
+            await admin.close()
 
     @contextmanager
     def ingress(self, *, drop: tuple[str, ...] = (), **overrides: str) -> Iterator[BridgeProcess]:

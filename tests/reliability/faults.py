@@ -16,12 +16,15 @@ against every bound the docs state (:meth:`FaultRun.check`):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
+
+from aiokafka.errors import KafkaError
 
 from simulator.delivery import DeliveryReport
 from tests.reliability.deployment import EXACTLY_ONCE, Deployment
@@ -247,4 +250,6 @@ async def run_scenario(
     finally:
         for worker in run.workers.values():
             worker.stop()
+        with contextlib.suppress(KafkaError):  # cleanup must not hide the run's own outcome
+            await deployment.delete_topics()
     return FaultRun(name, mode, stream, report, run.faults, outcome, probe)
