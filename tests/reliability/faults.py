@@ -192,6 +192,7 @@ class FaultRun:
     faults: Faults
     outcome: PipelineResult
     probe: ProbeResult
+    deployment: Deployment
 
     @property
     def repeat_bound(self) -> int:
@@ -204,6 +205,12 @@ class FaultRun:
         assert self.report.ok, report_figures(self.report)
         assert_pipeline_intact(self.outcome, self.probe, exactly_once=self.mode == EXACTLY_ONCE)
         assert self.outcome.tally.duplicates <= self.repeat_bound, self.figures()
+
+    async def clean_up(self) -> None:
+        """Delete the run's topics (call it once the run passed: a failed run's topics are
+        the evidence), so that many runs on one broker do not pile topics up."""
+        with contextlib.suppress(KafkaError):
+            await self.deployment.delete_topics()
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -250,6 +257,4 @@ async def run_scenario(
     finally:
         for worker in run.workers.values():
             worker.stop()
-        with contextlib.suppress(KafkaError):  # cleanup must not hide the run's own outcome
-            await deployment.delete_topics()
-    return FaultRun(name, mode, stream, report, run.faults, outcome, probe)
+    return FaultRun(name, mode, stream, report, run.faults, outcome, probe, deployment)

@@ -32,3 +32,4 @@ async def test_worker_fault(kafka_bootstrap: str, tmp_path: Path, scenario: str,
     run = await run_scenario(scenario, mode, kafka_bootstrap, tmp_path)
     results.record(f"faults_{scenario}_{mode}", run.figures())
     run.check()
+    await run.clean_up()

@@ -24,6 +24,7 @@ import asyncio
 import multiprocessing
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -138,15 +139,20 @@ def _say(text: str) -> None:
 async def _one(
     scenario: str, mode: str, bootstrap: str, seed: int
 ) -> tuple[FaultRun | None, str | None]:
-    with tempfile.TemporaryDirectory(prefix="torture-") as root:
-        run: FaultRun | None = None
-        try:
-            run = await run_scenario(scenario, mode, bootstrap, Path(root), seed=seed)
-            run.check()
-        except Exception as exc:  # one failed run is a result, not the end of the torture
-            detail = "".join(traceback.format_exception_only(exc)).strip().splitlines()
-            return run, detail[0][:300] if detail else type(exc).__name__
-        return run, None
+    """One run in a folder of its own; a failed run keeps its folder (logs, data) and its
+    topics, and the line names the folder."""
+    root = Path(tempfile.mkdtemp(prefix=f"torture-{scenario}-{mode}-"))
+    run: FaultRun | None = None
+    try:
+        run = await run_scenario(scenario, mode, bootstrap, root, seed=seed)
+        run.check()
+    except Exception as exc:  # one failed run is a result, not the end of the torture
+        detail = "".join(traceback.format_exception_only(exc)).strip().splitlines()
+        first = detail[0][:300] if detail else type(exc).__name__
+        return run, f"{first} (kept: {root})"
+    await run.clean_up()
+    shutil.rmtree(root, ignore_errors=True)
+    return run, None
 
 
 async def torture(
