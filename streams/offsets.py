@@ -11,6 +11,15 @@ every commit at the first one it has not finished. A record missing from the
 stream is fetched again (the caller seeks back to it); a record handed over a
 second time is recognised and skipped.
 
+The agent anchors each generation's count where the group reads the partition
+from: Faust's committed offset when it knows it, else the broker's (the
+group's committed offset, or the partition's earliest when the group never
+committed it; :meth:`streams.faust.consumer.GuardedConsumer.start_offset`).
+Trusting the first record handed over instead lost records: after a restart,
+a partition the group had not committed yet could be handed over from a later
+offset (the records before it dropped while flow control was suspended), and
+the count, starting there, let the commit pass them.
+
 A generation whose partition has no committed offset *yet* (Faust learns it
 only when it seeks the partition to it, after the stream may already have
 handed records over) starts its count at the first record handed over. Such a
@@ -98,6 +107,12 @@ class OffsetTracker:
         while state.contiguous in state.handed:
             state.contiguous += 1
         return Observation(Verdict.NEW, missing_from)
+
+    def counting(self, partition: int, generation: int) -> bool:
+        """Whether ``partition`` already has a count in ``generation`` (so the caller need
+        not find where it starts)."""
+        state = self._partitions.get(partition)
+        return state is not None and state.generation == generation
 
     def finished(self, partition: int, offset: int) -> None:
         """``offset`` (handed over as NEW) was processed and acked."""

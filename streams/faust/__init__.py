@@ -29,7 +29,9 @@ fails when an override or a private upstream name used here is not listed):
   commits never pass an unfinished raw offset.
 * ``GuardedConsumer._new_consumer_thread``: uses ``ShortPollConsumerThread``.
 * ``GuardedConsumer.highwaters`` (``_thread``, ``_ensure_consumer``): changelog end
-  offsets from the broker for recovery, not -1 after a rebalance.
+  offsets from the broker for recovery, not -1 after a rebalance; ``start_offset``
+  (not an override) asks the broker, the same way, where the group reads a raw
+  partition from when Faust does not know it.
 * ``BridgeApp.__init__``: the app's own state, set when it is made.
 * ``BridgeApp._new_producer``: uses ``IdempotentProducer``.
 * ``BridgeApp._new_consumer`` (``_on_partitions_revoked``, ``_on_partitions_assigned``):

@@ -98,11 +98,17 @@ async def _fresh(app: BridgeApp, batch: Sequence[EventT[Any]]) -> list[EventT[An
     them as soon as a later record is acked).
     """
     fresh = []
+    consumer = cast(GuardedConsumer, app.consumer)
     for event in batch:
         message = event.message
         tp = TP(app.raw_topic, message.partition)
         generation = -1 if message.generation_id is None else message.generation_id
-        committed = cast(GuardedConsumer, app.consumer).committed(tp)
+        committed = consumer.committed(tp)
+        if committed is None and not app.offsets.counting(message.partition, generation):
+            # Faust does not know where this partition starts (it has not sought it yet,
+            # or the group never committed it): records before the first one handed over
+            # may have been dropped, and nothing would fetch them again. The broker knows.
+            committed = await consumer.start_offset(tp)
         seen = app.offsets.observe(message.partition, generation, message.offset, committed)
         if seen.missing_from is not None:
             where = {"partition": message.partition, "offset": message.offset}

@@ -127,6 +127,27 @@ class GuardedConsumer(AIOKafkaConsumer):
         offsets: Mapping[TP, int] = await thread.call_thread(self._end_offsets, list(partitions))
         return offsets
 
+    async def start_offset(self, tp: TP) -> int:
+        """Where this group reads ``tp`` from, as the broker has it now: the group's
+        committed offset, else the partition's earliest (``auto_offset_reset=earliest``).
+
+        Faust learns a partition's committed offset only when it seeks to it, and
+        keeps none for a partition the group never committed; the agent asks here
+        instead of trusting the first record the stream hands over (see
+        :func:`streams.faust.agent._fresh`).
+        """
+        offset: int = await self._thread.call_thread(self._start_offset, tp)
+        return offset
+
+    async def _start_offset(self, tp: TP) -> int:
+        # Runs in the consumer's thread (its event loop owns the aiokafka consumer).
+        consumer = self._thread._ensure_consumer()
+        committed: int | None = await consumer.committed(tp)
+        if committed is not None and committed >= 0:
+            return committed
+        earliest: Mapping[TP, int] = await consumer.beginning_offsets([tp])
+        return earliest[tp]
+
     async def _end_offsets(self, partitions: list[TP]) -> Mapping[TP, int]:
         # Runs in the consumer's thread (its event loop owns the aiokafka consumer).
         offsets: Mapping[TP, int] = await self._thread._ensure_consumer().end_offsets(partitions)

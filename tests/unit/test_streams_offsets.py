@@ -129,3 +129,12 @@ def test_below_the_committed_offset_stays_a_repeat_without_an_anchored_start() -
 
     assert tracker.observe(0, 2, 9, 10).verdict is REPEAT
     assert tracker.committable(0) == 13
+
+
+def test_counting_is_per_generation() -> None:
+    tracker = OffsetTracker()
+    assert not tracker.counting(0, 1)
+    tracker.observe(0, 1, 5, 5)
+    assert tracker.counting(0, 1)
+    assert not tracker.counting(0, 2)
+    assert not tracker.counting(1, 1)
