@@ -116,7 +116,7 @@ async def _fresh(app: BridgeApp, batch: Sequence[EventT[Any]]) -> list[EventT[An
                 "raw records missing before this one, fetching them again",
                 extra={**where, "from_offset": seen.missing_from},
             )
-            await app.consumer.seek(tp, seen.missing_from)
+            await consumer.seek(tp, seen.missing_from)
         if seen.verdict is Verdict.NEW:
             fresh.append(event)
     return fresh
