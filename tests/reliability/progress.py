@@ -15,13 +15,17 @@ Two uses in the fault tests:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 _POLL_S = 0.2
+
+Reader = Callable[[], Awaitable["GroupProgress"]]
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,10 @@ class GroupProgress:
         return {"end": self.end, "committed": self.committed}
 
 
-async def progress(bootstrap: str, group: str, topic: str) -> GroupProgress:
-    """The raw topic's end offsets and the group's committed offsets, now."""
+@contextlib.asynccontextmanager
+async def _reader(bootstrap: str, group: str, topic: str) -> AsyncIterator[Reader]:
+    """A function that reads the group's progress on ``topic``, with one admin client and
+    one consumer kept open for every read (a wait polls many times)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await admin.start()
@@ -49,22 +55,35 @@ async def progress(bootstrap: str, group: str, topic: str) -> GroupProgress:
     try:
         described = await admin.describe_topics([topic])
         partitions = [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
-        ends = await consumer.end_offsets(partitions)
-        offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+
+        async def read() -> GroupProgress:
+            ends = await consumer.end_offsets(partitions)
+            offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            committed = {
+                tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0
+            }
+            return GroupProgress({tp.partition: end for tp, end in ends.items()}, committed)
+
+        yield read
     finally:
         await consumer.stop()
         await admin.close()
-    committed = {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-    return GroupProgress({tp.partition: end for tp, end in ends.items()}, committed)
+
+
+async def progress(bootstrap: str, group: str, topic: str) -> GroupProgress:
+    """The raw topic's end offsets and the group's committed offsets, now."""
+    async with _reader(bootstrap, group, topic) as read:
+        return await read()
 
 
 async def wait_caught_up(bootstrap: str, group: str, topic: str, *, within: float) -> None:
     """Until the group committed every record of ``topic`` (or fail after ``within`` s)."""
     deadline = time.monotonic() + within
-    while True:
-        now = await progress(bootstrap, group, topic)
-        if now.lag == 0:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"workers not caught up after {within} s: {now.to_dict()}")
-        await asyncio.sleep(_POLL_S)
+    async with _reader(bootstrap, group, topic) as read:
+        while True:
+            now = await read()
+            if now.lag == 0:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"workers not caught up after {within} s: {now.to_dict()}")
+            await asyncio.sleep(_POLL_S)
