@@ -2,6 +2,7 @@
 
     python -m tests.reliability.torture --runs 20
     python -m tests.reliability.torture --runs 5 --scenario kill_during_recovery --mode exactly_once
+    python -m tests.reliability.torture --runs 10 --first-run 11   # beside one with --runs 10
 
 Runs every scenario of :mod:`tests.reliability.faults` ``--runs`` times in each mode
 (each run on a deployment of its own), while a CPU hog pinned to the last core
@@ -173,11 +174,12 @@ async def _one(
 
 
 async def torture(
-    runs: int, scenarios: Sequence[str], modes: Sequence[str], bootstrap: str, hog: bool
+    runs: Sequence[int], scenarios: Sequence[str], modes: Sequence[str], bootstrap: str, hog: bool
 ) -> list[dict[str, Any]]:
+    """Each run number of ``runs`` for every scenario and mode; the number seeds the run."""
     version = code_version()
     entries: list[dict[str, Any]] = []
-    for index in range(1, runs + 1):
+    for index in runs:
         for scenario in scenarios:
             for mode in modes:
                 seed = 1000 * index + len(entries)
@@ -219,6 +221,13 @@ def _order(scenario: str, mode: str) -> tuple[int, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.reliability.torture")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--first-run",
+        type=int,
+        default=1,
+        help="number of the first run (it seeds the run): invocations side by side take"
+        " different numbers, e.g. --runs 10 and --runs 10 --first-run 11",
+    )
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     parser.add_argument("--mode", action="append", choices=MODES)
     parser.add_argument("--no-hog", action="store_true", help="no CPU hog beside the runs")
@@ -236,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenarios = args.scenario or list(SCENARIOS)
     modes = args.mode or list(MODES)
     with configured_or_local_broker() as bootstrap:
-        entries = asyncio.run(torture(args.runs, scenarios, modes, bootstrap, not args.no_hog))
+        runs = range(args.first_run, args.first_run + args.runs)
+        entries = asyncio.run(torture(runs, scenarios, modes, bootstrap, not args.no_hog))
     _say(summary(entries))
     return 0 if all(figures["held"] for figures in entries) else 1
 
