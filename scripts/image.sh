@@ -15,7 +15,8 @@
 # inspected), so pip inside the build can reach the package index; the Dockerfile is unchanged.
 #
 # Smoke test: `--help`, and the ingress answering GET /healthz with a read-only root filesystem,
-# a tmpfs /tmp, as uid 10001 (checked from inside the running container).
+# a tmpfs /tmp, as uid 10001 (checked from inside the running container). The containers use the
+# host's network (the ingress on 127.0.0.1 only) or none: no bridge, no firewall rule is made.
 #
 # Environment:
 #   IMAGE            the tag to build                      default localhost/fedapay-bridge:dev
@@ -85,10 +86,11 @@ engine() { if have_docker; then docker "$@"; else podman "$@"; fi; }
 
 smoke() {
   local name out id status
-  engine run --rm "${ULIMITS[@]}" "$IMAGE" --help >/dev/null || die "smoke: --help failed"
+  engine run --rm --network=none "${ULIMITS[@]}" "$IMAGE" --help >/dev/null || die "smoke: --help failed"
   log "smoke: --help ok"
   name="fedapay-bridge-smoke-$$"
-  engine run -d --name "$name" "${ULIMITS[@]}" --read-only --tmpfs /tmp -p "127.0.0.1:$SMOKE_PORT:8080" \
+  engine run -d --name "$name" "${ULIMITS[@]}" --read-only --tmpfs /tmp --network=host \
+    -e FEDAPAY_BRIDGE_HTTP_HOST=127.0.0.1 -e FEDAPAY_BRIDGE_HTTP_PORT="$SMOKE_PORT" \
     -e FEDAPAY_BRIDGE_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1 \
     -e FEDAPAY_BRIDGE_WEBHOOKS=smoke -e FEDAPAY_BRIDGE_WEBHOOK_SMOKE_SECRETS=wh_smoke_only \
     "$IMAGE" >/dev/null
