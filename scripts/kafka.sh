@@ -18,6 +18,8 @@
 #   KAFKA_HEAP             JVM heap options                      default "-Xmx512m -Xms256m"
 #   KAFKA_JVM_OPTS         extra JVM options                     default none
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker        default 60
+#   KAFKA_EXTRA_LISTENER   host:port of one more PLAINTEXT listener (named EXTRA), advertised
+#                          as given: e.g. an address pods of a local cluster reach (scripts/k8s.sh)
 #
 # The jars (Kafka and its runtime dependencies plus a log4j2 backend) are fetched once with Maven
 # into .cache/kafka/<version>/libs; later runs use that folder and never touch the network.
@@ -183,15 +185,19 @@ choose_data_dir() {
 }
 
 write_config() {
-  local data_dir="$1"
+  local data_dir="$1" extra="" extra_map=""
+  if [[ -n "${KAFKA_EXTRA_LISTENER:-}" ]]; then
+    extra=",EXTRA://$KAFKA_EXTRA_LISTENER"
+    extra_map=",EXTRA:PLAINTEXT"
+  fi
   cat >"$data_dir/server.properties" <<EOF
 # Written by scripts/kafka.sh at every start; edits are lost.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT$extra
+advertised.listeners=PLAINTEXT://$HOST:$PORT$extra
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT$extra_map
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 log.dirs=$data_dir/kraft

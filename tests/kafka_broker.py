@@ -20,7 +20,13 @@ BOOTSTRAP_VARIABLE = "FEDAPAY_TEST_KAFKA_BOOTSTRAP"
 #: The port of scripts/kafka.sh's default broker.
 LOCAL_PORT = 9092
 #: Variables of the script that a LocalBroker decides itself (never inherited from the caller).
-_OWN_VARIABLES = ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_DATA_DIR", "KAFKA_STATE_DIR")
+_OWN_VARIABLES = (
+    "KAFKA_PORT",
+    "KAFKA_CONTROLLER_PORT",
+    "KAFKA_DATA_DIR",
+    "KAFKA_STATE_DIR",
+    "KAFKA_EXTRA_LISTENER",
+)
 #: The script waits up to 60 s for a start and 30 s for a stop; the first start also fetches jars.
 _SCRIPT_TIMEOUT_S = 300.0
 
@@ -52,8 +58,11 @@ class LocalBroker:
         *,
         controller_port: int | None = None,
         state_dir: Path | None = None,
+        extra_listener: str | None = None,
     ) -> None:
         self.port = port
+        #: host:port of one more listener, advertised as given (e.g. reachable from pods).
+        self.extra_listener = extra_listener
         self.data_dir = data_dir
         self.controller_port = controller_port
         self.state_dir = state_dir
@@ -96,6 +105,8 @@ class LocalBroker:
             env["KAFKA_DATA_DIR"] = str(self.data_dir)
         if self.state_dir is not None:
             env["KAFKA_STATE_DIR"] = str(self.state_dir)
+        if self.extra_listener is not None:
+            env["KAFKA_EXTRA_LISTENER"] = self.extra_listener
         return env
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
