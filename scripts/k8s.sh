@@ -59,6 +59,10 @@ readonly COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubel
 # The kubelet sets these at start (setupKernelTunables); `down` puts the saved values back.
 readonly SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
   kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
+# Host folders the kubelet, containerd or the CNI library write to whatever their configuration
+# says (container log links, shim sockets, CNI result cache): `down` removes what this run put in
+# them, and the folders themselves when they did not exist before `up`.
+readonly HOST_DIRS=(/var/log/containers /run/containerd /var/lib/cni)
 # Stopped in this order (reverse of start).
 readonly STOP_ORDER=(kubelet kube-proxy containerd kube-scheduler kube-controller-manager kube-apiserver etcd)
 
@@ -370,6 +374,8 @@ up() {
   rm -rf "$RUN"
   mkdir -p "$RUN"
   ls /run/netns >"$RUN/netns-before" 2>/dev/null || true
+  local dir
+  for dir in "${HOST_DIRS[@]}"; do [[ -e "$dir" ]] || echo "$dir" >>"$RUN/host-dirs-made"; done
   save_sysctls
   make_netns
   make_pki
@@ -409,6 +415,19 @@ unmount_under() { # every mount point below $1, deepest first
   done
 }
 
+clean_host_dirs() {
+  local link dir
+  for link in /var/log/containers/*.log; do
+    [[ -L "$link" && "$(readlink "$link")" == "$RUN/"* ]] && rm -f "$link"
+  done
+  rm -f /var/lib/cni/results/"$NETNS"-* 2>/dev/null || true
+  [[ -f "$RUN/host-dirs-made" ]] || return 0
+  while read -r dir; do
+    [[ -d "$dir" ]] && find "$dir" -depth -type d -empty -delete 2>/dev/null
+  done <"$RUN/host-dirs-made"
+  return 0
+}
+
 down() {
   local name pid ns
   if alive kubelet; then stop_pid "$(cat "$PIDS/kubelet.pid")" kubelet; fi
@@ -428,6 +447,7 @@ down() {
     rm -f "/run/netns/$ns"
   done
   remove_cgroups
+  clean_host_dirs
   if [[ -e "/run/netns/$NETNS" ]]; then ip netns del "$NETNS"; fi
   ip link del "$HOST_VETH" 2>/dev/null || true
   if [[ -f "$RUN/sysctls" ]]; then
