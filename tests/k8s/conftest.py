@@ -53,7 +53,7 @@ class Release:
 
     def query_token(self) -> str:
         secret = self.cluster.kube_json(
-            "-n", self.namespace, "get", "secret", f"{self.name}-query-token"
+            "-n", self.namespace, "get", "secret", f"{self.fullname}-query-token"
         )
         return base64.b64decode(secret["data"]["token"]).decode()
 

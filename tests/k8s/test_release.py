@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from ingress.signature import sign
 from schemas.topics import Topics
@@ -48,7 +50,7 @@ def webhook(transaction_id: int) -> bytes:
 def post_webhook(release: Release, transaction_id: int, endpoint: str = "sandbox") -> HttpAnswer:
     body = webhook(transaction_id)
     url = release.cluster.service_url(
-        release.namespace, release.fullname, 8080, f"/webhooks/{endpoint}"
+        release.namespace, f"{release.fullname}-ingress", 8080, f"/webhooks/{endpoint}"
     )
     headers = {
         "Content-Type": "application/json",
@@ -98,6 +100,16 @@ def _entity_id(value: bytes | None) -> int:
         return -1
 
 
+async def partition_counts(bootstrap: str, *topics: str) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
+
+
 def ids_on(release: Release, topic: str, want: set[int], timeout: float = 120.0) -> set[int]:
     return asyncio.run(_ids_on(release.bootstrap, topic, want, timeout))
 
@@ -135,12 +147,16 @@ def test_install_makes_every_pod_ready_and_completes_the_topics_job(release: Rel
         f"{release.fullname}-worker-1",
     ]
     assert all(map(ready, workers))
-    jobs = release.cluster.kube_json(
-        "-n", release.namespace, "get", "jobs", "-l", "app.kubernetes.io/component=topics"
-    )["items"]
-    assert len(jobs) == 1
-    conditions = {c["type"]: c["status"] for c in jobs[0]["status"].get("conditions", [])}
-    assert conditions.get("Complete") == "True", jobs[0]["status"]
+    # The topics Job is a pre-install hook, deleted once it succeeded: helm records its run.
+    status = json.loads(
+        release.cluster.helm("status", release.name, "-n", release.namespace, "-o", "json")
+    )
+    runs = {h["name"]: h["last_run"]["phase"] for h in status["hooks"] if h["kind"] == "Job"}
+    assert runs == {f"{release.fullname}-topics": "Succeeded"}
+    assert asyncio.run(partition_counts(release.bootstrap, TOPICS.raw, TOPICS.status)) == {
+        TOPICS.raw: 4,
+        TOPICS.status: 4,
+    }
     claims = release.cluster.kube_json("-n", release.namespace, "get", "pvc")["items"]
     assert sorted(c["status"]["phase"] for c in claims) == ["Bound", "Bound"]
 
