@@ -376,6 +376,7 @@ up() {
   ls /run/netns >"$RUN/netns-before" 2>/dev/null || true
   local dir
   for dir in "${HOST_DIRS[@]}"; do [[ -e "$dir" ]] || echo "$dir" >>"$RUN/host-dirs-made"; done
+  ls /var/lib/cni/results >"$RUN/cni-results-before" 2>/dev/null || true
   save_sysctls
   make_netns
   make_pki
@@ -420,7 +421,11 @@ clean_host_dirs() {
   for link in /var/log/containers/*.log; do
     [[ -L "$link" && "$(readlink "$link")" == "$RUN/"* ]] && rm -f "$link"
   done
-  rm -f /var/lib/cni/results/"$NETNS"-* 2>/dev/null || true
+  # The CNI library caches each sandbox's result there; pods killed with the node leave theirs.
+  for link in /var/lib/cni/results/*; do
+    [[ -e "$link" ]] || continue
+    grep -qxF "$(basename "$link")" "$RUN/cni-results-before" 2>/dev/null || rm -f "$link"
+  done
   [[ -f "$RUN/host-dirs-made" ]] || return 0
   while read -r dir; do
     [[ -d "$dir" ]] && find "$dir" -depth -type d -empty -delete 2>/dev/null
