@@ -41,9 +41,22 @@ die() { log "$*"; exit 1; }
 
 have_docker() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 
+# Without Docker: Debian's tools, installed with apt-get when missing.
+ensure_tools() {
+  local tool
+  for tool in debootstrap buildah podman runc curl; do
+    command -v "$tool" >/dev/null && continue
+    command -v apt-get >/dev/null || die "$tool is missing (needs: debootstrap buildah podman runc curl)"
+    log "installing debootstrap buildah podman runc curl (apt-get)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      debootstrap buildah podman runc curl >/dev/null
+    return
+  done
+}
+
 # ---- base image ------------------------------------------------------------------------------
 make_base_tar() {
-  command -v debootstrap >/dev/null || die "debootstrap is needed (apt-get install debootstrap)"
   local rootfs
   rootfs="$(mktemp -d "$CACHE/rootfs.XXXXXX")"
   log "debootstrap $SUITE (minbase + $BASE_PACKAGES), a few minutes"
@@ -73,8 +86,7 @@ build() {
     docker build -t "$IMAGE" "$ROOT"
     return
   fi
-  command -v buildah >/dev/null && command -v podman >/dev/null \
-    || die "no Docker engine, and buildah + podman are missing (apt-get install buildah podman runc)"
+  ensure_tools
   ensure_base
   log "buildah bud -> $IMAGE"
   buildah bud --quiet --layers --runtime "$(command -v runc)" --network=host "${ULIMITS[@]}" \

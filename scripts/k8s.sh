@@ -14,8 +14,7 @@
 # kube-scheduler, kubelet, kube-proxy and kubectl are built from the Go module proxy
 # (scripts/k8s/kubernetes pins them), CoreDNS likewise (scripts/k8s/coredns), the pod sandbox
 # ("pause") is a small static C program (scripts/k8s/pause.c); containerd, runc, etcd and the CNI
-# plugins are Debian's (apt-get install --no-install-recommends containerd runc etcd-server
-# containernetworking-plugins iptables conntrack buildah podman gcc libc6-dev openssl).
+# plugins are Debian's (PACKAGES below; apt-get installs them when a command is missing).
 # Binaries land in .cache/k8s/<version>/, the Go caches keep the compiled packages: the first build
 # takes ~22 CPU-minutes, later ones seconds.
 #
@@ -118,6 +117,7 @@ build_images() {
 }
 
 build() {
+  preflight
   command -v go >/dev/null || die "Go is needed to build Kubernetes $K8S_VERSION"
   build_components
   build_images
@@ -287,13 +287,23 @@ stop_pid() { # <pid> <what>: SIGTERM, then SIGKILL after 15 s
 }
 
 # ---- up --------------------------------------------------------------------------------------
+# Debian packages the cluster needs (installed with apt-get when a command is missing).
+readonly PACKAGES=(containerd runc etcd-server etcd-client containernetworking-plugins iptables
+  conntrack buildah podman gcc libc6-dev openssl iproute2 util-linux curl)
+
 preflight() {
   [[ $EUID == 0 ]] || die "needs root (network namespace, mounts, cgroups)"
-  local tool
-  for tool in containerd runc etcd ctr iptables openssl nsenter ip buildah podman gcc; do
-    command -v "$tool" >/dev/null || die "$tool is missing (see the package list at the top of this script)"
+  local tool missing=0
+  for tool in containerd runc etcd ctr iptables openssl nsenter ip buildah podman gcc curl; do
+    command -v "$tool" >/dev/null || missing=1
   done
-  [[ -d /usr/lib/cni && -x /usr/lib/cni/bridge ]] || die "CNI plugins missing (containernetworking-plugins)"
+  [[ -x /usr/lib/cni/bridge ]] || missing=1
+  if [[ $missing == 1 ]]; then
+    command -v apt-get >/dev/null || die "missing tools; install: ${PACKAGES[*]}"
+    log "installing ${PACKAGES[*]} (apt-get)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+  fi
 }
 
 save_sysctls() {
