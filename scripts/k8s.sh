@@ -8,6 +8,7 @@
 #   scripts/k8s.sh env      print shell assignments for the tests (kubeconfig, addresses, tools)
 #   scripts/k8s.sh build    only build the components and images (cached)
 #   scripts/k8s.sh load IMAGE   copy a local (podman) image into the node's containerd
+#   scripts/k8s.sh host-state   print what `down` must leave as `up` found it (CI compares them)
 #
 # No image registry is reachable and there is no Docker engine on the machines this runs on, so
 # everything comes from package registries: kube-apiserver, kube-controller-manager,
@@ -261,17 +262,16 @@ start() { # <name> <command...>: run in the namespace, in its own session, PID r
   # shellcheck disable=SC2016
   setsid nsenter --net="/run/netns/$NETNS" -- sh -c 'echo $$ >"$0"; exec "$@"' "$PIDS/$name.pid" "$@" \
     >"$LOGS/$name.log" 2>&1 </dev/null &
-  local i
-  for i in $(seq 1 50); do [[ -s "$PIDS/$name.pid" ]] && return; sleep 0.1; done
+  for _ in $(seq 1 50); do [[ -s "$PIDS/$name.pid" ]] && return; sleep 0.1; done
   die "$name did not start, see $LOGS/$name.log"
 }
 
 alive() { [[ -s "$PIDS/$1.pid" ]] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
 
 wait_for() { # <what> <seconds> <command...>
-  local what="$1" timeout="$2" i
+  local what="$1" timeout="$2"
   shift 2
-  for i in $(seq 1 $((timeout * 2))); do
+  for _ in $(seq 1 $((timeout * 2))); do
     "$@" >/dev/null 2>&1 && return
     sleep 0.5
   done
@@ -279,9 +279,9 @@ wait_for() { # <what> <seconds> <command...>
 }
 
 stop_pid() { # <pid> <what>: SIGTERM, then SIGKILL after 15 s
-  local pid="$1" i
+  local pid="$1"
   kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
   log "$2 (pid $pid) ignored SIGTERM; killing"
   kill -KILL "$pid" 2>/dev/null || true
 }
@@ -455,8 +455,9 @@ down() {
   for pid in $(netns_pids); do stop_pid "$pid" "process in $NETNS"; done
   unmount_under "$RUN/"
   # Pod network namespaces the CRI made during this run.
-  for ns in $(ls /run/netns 2>/dev/null); do
-    [[ "$ns" == cni-* ]] || continue
+  for ns in /run/netns/cni-*; do
+    [[ -e "$ns" ]] || continue
+    ns="$(basename "$ns")"
     grep -qx "$ns" "$RUN/netns-before" 2>/dev/null && continue
     umount "/run/netns/$ns" 2>/dev/null || true
     rm -f "/run/netns/$ns"
@@ -482,6 +483,21 @@ load() { # <image>: pods use it with imagePullPolicy Never/IfNotPresent (no regi
   ctr --address "$CTR_SOCK" -n k8s.io images import "$archive" >/dev/null
   rm -f "$archive"
   log "loaded $1"
+}
+
+# ---- host state ------------------------------------------------------------------------------
+host_state() { # what `up` may touch on the host, and `down` must leave as it found it
+  local s
+  for s in "${SYSCTLS[@]}" net/ipv4/ip_forward; do echo "sysctl $s=$(cat "/proc/sys/$s")"; done
+  iptables-save 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
+  ip -o link show | awk '{print "link", $2}'
+  ip route | sed 's/^/route /'
+  for s in /run/netns/* "${HOST_DIRS[@]}" /sys/fs/cgroup/*/kubepods; do
+    [[ -e "$s" ]] && echo "path $s"
+  done
+  awk '{print "mount", $2}' /proc/self/mounts | grep -F -e "$ROOT" -e /run/netns -e kubelet || true
+  ss -Hltn 2>/dev/null | awk '{print "listen", $4}' | grep -F -e "$HOST_IP" -e ":6443" -e ":10250" || true
+  return 0
 }
 
 # ---- status / env ----------------------------------------------------------------------------
@@ -518,6 +534,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     env) print_env ;;
     build) build ;;
     load) load "${2:-}" ;;
-    *) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    host-state) host_state ;;
+    *) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 fi
