@@ -17,7 +17,7 @@
 # ("pause") is a small static C program (scripts/k8s/pause.c); containerd, runc, etcd and the CNI
 # plugins are Debian's (PACKAGES below; apt-get installs them when a command is missing).
 # Binaries land in .cache/k8s/<version>/, the Go caches keep the compiled packages: the first build
-# takes ~22 CPU-minutes, later ones seconds.
+# took 33 minutes from empty caches on a loaded 2-core machine (README), later ones seconds.
 #
 # Isolation: every process runs in the network namespace $K8S_NETNS; the node has the address
 # $K8S_NODE_IP on a veth pair whose host end is $K8S_HOST_IP (so the host reaches the API server,
