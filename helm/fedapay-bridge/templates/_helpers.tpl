@@ -84,6 +84,14 @@ Resource names of the parts.
 {{- printf "%s-worker-headless" (include "fedapay-bridge.fullname" .) }}
 {{- end }}
 
+{{/*
+The label that sets the workers' headless Service apart from their query Service (same selector
+labels), so that the workers' ServiceMonitor scrapes each pod once.
+*/}}
+{{- define "fedapay-bridge.headlessLabel" -}}
+fedapay-bridge/service: headless
+{{- end }}
+
 {{- define "fedapay-bridge.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "fedapay-bridge.fullname" .) .Values.serviceAccount.name }}
