@@ -3,6 +3,8 @@ declares, and each alert the users expect is there and unit-tested."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ingress.errors import codes
@@ -85,3 +87,10 @@ def test_dashboard_variables_are_the_known_ones() -> None:
         catalog.substitute(query.expr, namespace="ns", rate_interval="1m")
     with pytest.raises(ValueError, match="unknown dashboard variable"):
         catalog.substitute("x{pod=~'$pod'}", namespace="ns", rate_interval="1m")
+
+
+def test_the_chart_readme_lists_every_alert() -> None:
+    readme = (catalog.CHART / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(Fedapay[A-Za-z]+)` \| (warning|critical) \|", readme, re.M)
+    severities = {rule["alert"]: rule["labels"]["severity"] for rule in catalog.rules()}
+    assert dict(rows) == severities
