@@ -49,7 +49,7 @@ def _routes(router: web.UrlDispatcher) -> None:
 
 
 def _context(settings: IngressSettings) -> IngressContext:
-    metrics = IngressMetrics.create()
+    metrics = IngressMetrics.create(settings.endpoints)
     publisher = Publisher(
         PublisherConfig(
             kafka=settings.kafka,

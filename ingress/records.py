@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from schemas import headers
 from schemas.envelope import MalformedEvent, parse
 from schemas.topics import Topics
+
+#: Record kinds, also the ``outcome`` label of an accepted request (ingress.metrics).
+RAW: Final = "raw"
+DLQ: Final = "dlq"
+KINDS: Final = (RAW, DLQ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +52,7 @@ def record_for(delivery: Delivery, topics: Topics) -> Record:
             headers=headers.encode(
                 {**common, headers.ERROR: exc.code, headers.ERROR_DETAIL: exc.detail}
             ),
-            kind="dlq",
+            kind=DLQ,
         )
     return Record(
         topic=topics.raw,
@@ -55,5 +61,5 @@ def record_for(delivery: Delivery, topics: Topics) -> Record:
         headers=headers.encode(
             {headers.EVENT_NAME: envelope.name, **common, headers.DEDUP_KEY: envelope.dedup_key}
         ),
-        kind="raw",
+        kind=RAW,
     )

@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "fedapay-bridge"
-CI_VALUES = ROOT / "helm" / "ci"
+CI_VALUES = CHART / "ci"
 PINNED_HELM = ROOT / ".cache" / "bin" / "helm"
 
 #: Kubernetes version the chart is rendered for and validated against (kubernetes-validate ships

@@ -84,6 +84,14 @@ Resource names of the parts.
 {{- printf "%s-worker-headless" (include "fedapay-bridge.fullname" .) }}
 {{- end }}
 
+{{/*
+The label that sets the workers' headless Service apart from their query Service (same selector
+labels), so that the workers' ServiceMonitor scrapes each pod once.
+*/}}
+{{- define "fedapay-bridge.headlessLabel" -}}
+fedapay-bridge/service: headless
+{{- end }}
+
 {{- define "fedapay-bridge.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "fedapay-bridge.fullname" .) .Values.serviceAccount.name }}
@@ -160,9 +168,23 @@ Checks that fail the render with a message naming the value to fix.
 {{- end }}
 {{- $names = append $names .name }}
 {{- end }}
+{{- $stop := include "fedapay-bridge.ingress.stopSeconds" . | int }}
+{{- if and .Values.ingress.enabled (lt (int .Values.ingress.terminationGracePeriodSeconds) $stop) }}
+{{- fail (printf "ingress.terminationGracePeriodSeconds (%d) must cover ingress.preStopSeconds + 1 s of connection drain + ingress.settings.publishTimeoutSeconds + 5 s of shutdown margin: at least %d" (int .Values.ingress.terminationGracePeriodSeconds) $stop) }}
+{{- end }}
 {{- if and .Values.worker.enabled .Values.worker.persistence.enabled (ne .Values.worker.settings.store "rocksdb") }}
 {{- fail "worker.persistence.enabled needs worker.settings.store=rocksdb (the memory store keeps nothing on disk)" }}
 {{- end }}
+{{- end }}
+
+{{/*
+Seconds an ingress pod needs from the start of its termination to its exit: the preStop sleep,
+the connection drain after SIGTERM (1 s, ingress/server.py) and aiohttp's graceful shutdown, whose
+timeout is the publish timeout + 5 s (ingress.server.runner_options).
+*/}}
+{{- define "fedapay-bridge.ingress.stopSeconds" -}}
+{{- $publish := .Values.ingress.settings.publishTimeoutSeconds | float64 | ceil | int }}
+{{- add (int .Values.ingress.preStopSeconds) 1 $publish 5 }}
 {{- end }}
 
 {{/*
