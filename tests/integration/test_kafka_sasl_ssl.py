@@ -1,0 +1,232 @@
+"""TLS and SASL against a real secured broker.
+
+scripts/kafka.sh starts a broker with a ``SASL_SSL`` listener (its certificate signed by a
+throwaway CA made at start, a SCRAM-SHA-512 user made with the store); the bridge gets only that
+listener's settings (``scripts/kafka.sh client-env``). A signed webhook goes ingress →
+``<prefix>.raw`` → worker → ``<prefix>.transaction.approved`` over SASL_SSL, topics made by
+``topics create``. A wrong password and a CA that did not sign the broker's certificate stop
+each process at start with exit code 2 and one line naming the setting to fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from common.config import Env
+from common.kafka import KafkaSettings
+from ingress.signature import sign
+from schemas import headers
+from tests.fixtures import fixture_bytes
+from tests.kafka_broker import LocalBroker, free_port
+from tests.reliability.procs import (
+    REPO_ROOT,
+    BridgeProcess,
+    environment,
+    run_command,
+    running,
+    wait_http_ok,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(180)]
+
+P = "FEDAPAY_BRIDGE_"
+SECRET = "wh_sandbox_sasl_test_secret_4c1f"
+BODY = fixture_bytes("transaction.approved.json")
+#: What the CLI prints before a configuration error's message (common.cli).
+CONFIG_ERROR = "fedapay-bridge: configuration error: "
+#: The broker's own words for a refused SCRAM password (Apache Kafka 4.1).
+SCRAM_REFUSED = (
+    "Authentication failed during authentication due to invalid credentials with SASL "
+    "mechanism SCRAM-SHA-512"
+)
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """A broker only this module uses, with a SASL_SSL listener next to its PLAINTEXT one."""
+    root = tmp_path_factory.mktemp("sasl-broker")
+    broker = LocalBroker(
+        free_port(),
+        controller_port=free_port(),
+        state_dir=root / "state",
+        sasl_ssl_port=free_port(),
+    )
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop(purge=True)
+
+
+@pytest.fixture(scope="module")
+def client_settings(secured: LocalBroker) -> dict[str, str]:
+    settings = secured.client_settings()
+    assert settings[f"{P}KAFKA_BOOTSTRAP_SERVERS"] == f"127.0.0.1:{secured.sasl_ssl_port}"
+    return settings
+
+
+@pytest.fixture(scope="module")
+def other_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA certificate that did not sign the broker's."""
+    folder = tmp_path_factory.mktemp("other-ca")
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"),
+            *("-nodes", "-days", "1", "-subj", "/CN=not the broker's CA"),
+            *("-keyout", str(folder / "ca.key"), "-out", str(folder / "ca.crt")),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return folder / "ca.crt"
+
+
+def process_settings(kafka: dict[str, str], prefix: str, http_port: int) -> dict[str, str]:
+    """Every setting of the three processes (each ignores the others'), Kafka's from ``kafka``."""
+    own = {
+        "TOPIC_PREFIX": prefix,
+        "TOPIC_PARTITIONS": "1",
+        "APP_ID": f"{prefix}-app",
+        "WEBHOOKS": "sandbox",
+        "WEBHOOK_SANDBOX_SECRETS": SECRET,
+        "HTTP_PORT": str(http_port),
+        "STORE": "memory",
+        "WEB_ENABLED": "false",
+        "LOG_FORMAT": "text",
+    }
+    return {**kafka, **{f"{P}{name}": value for name, value in own.items()}}
+
+
+def test_webhook_flows_through_ingress_raw_worker_and_per_type_topic_over_sasl_ssl(
+    client_settings: dict[str, str], topic_prefix: str, tmp_path: Path
+) -> None:
+    settings = process_settings(client_settings, topic_prefix, free_port())
+    url = f"http://127.0.0.1:{settings[f'{P}HTTP_PORT']}"
+    kafka = KafkaSettings.from_env(Env(client_settings))
+    with running("ingress", settings, tmp_path / "ingress.log") as ingress:  # starts meanwhile
+        created = run_command(["topics", "create"], settings, timeout=60)
+        assert created.returncode == 0, created.stderr
+        assert f"created  {topic_prefix}.raw (partitions=1, delete)" in created.stdout
+        with running("worker", settings, tmp_path / "worker.log") as worker:
+            asyncio.run(wait_http_ok(ingress, f"{url}/readyz", within=60))
+            assert asyncio.run(post(f"{url}/webhooks/sandbox", BODY)) == 200
+            raw = asyncio.run(first_record(kafka, f"{topic_prefix}.raw", worker, within=30))
+            assert raw.value == BODY
+            approved = f"{topic_prefix}.transaction.approved"
+            emitted = asyncio.run(first_record(kafka, approved, worker, within=60))
+            assert emitted.key == b"transaction:235879"
+            dedup_key = dict(raw.headers)[headers.DEDUP_KEY]
+            assert dict(emitted.headers)[headers.DEDUP_KEY] == dedup_key
+            assert "Authenticated as bridge via SCRAM-SHA-512" in worker.log_text()
+        assert "Authenticated as bridge via SCRAM-SHA-512" in ingress.log_text()
+
+
+COMMANDS = {"topics create": ["topics", "create"], "worker": ["worker"], "ingress": ["ingress"]}
+Refusals = dict[tuple[str, str], subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def refusals(client_settings: dict[str, str], other_ca: Path) -> Refusals:
+    """Each process started with a wrong password, and with a CA that did not sign the broker's
+    certificate: all six at once (they only start and stop), their outcomes by (case, command)."""
+    password = {k: v for k, v in client_settings.items() if k != f"{P}KAFKA_SASL_PASSWORD_FILE"}
+    cases = {
+        "wrong password": {**password, f"{P}KAFKA_SASL_PASSWORD": "not-the-password"},
+        "untrusted CA": {**client_settings, f"{P}KAFKA_SSL_CA_FILE": str(other_ca)},
+    }
+    started = {
+        (case, name): subprocess.Popen(
+            [sys.executable, "-m", "common", *command],
+            cwd=REPO_ROOT,
+            env=environment(process_settings(kafka, f"refused{index}", free_port())),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index, ((case, kafka), (name, command)) in enumerate(
+            itertools.product(cases.items(), COMMANDS.items())
+        )
+    }
+    outcomes: Refusals = {}
+    for key, process in started.items():
+        try:
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        outcomes[key] = subprocess.CompletedProcess(process.args, process.wait(), stdout, stderr)
+    return outcomes
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_wrong_password_stops_the_process_naming_the_setting(
+    refusals: Refusals, client_settings: dict[str, str], command: str
+) -> None:
+    result = refusals["wrong password", command]
+    server = client_settings[f"{P}KAFKA_BOOTSTRAP_SERVERS"]
+    assert (result.returncode, last_line(result.stderr)) == (
+        2,
+        f"{CONFIG_ERROR}{P}KAFKA_SASL_PASSWORD: the broker at {server} refused user 'bridge' "
+        f"with SCRAM-SHA-512 ({SCRAM_REFUSED}): check the password (or "
+        f"{P}KAFKA_SASL_PASSWORD_FILE) and {P}KAFKA_SASL_USERNAME",
+    )
+    assert "not-the-password" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_untrusted_ca_stops_the_process_naming_the_setting(
+    refusals: Refusals, client_settings: dict[str, str], other_ca: Path, command: str
+) -> None:
+    result = refusals["untrusted CA", command]
+    server = client_settings[f"{P}KAFKA_BOOTSTRAP_SERVERS"]
+    assert (result.returncode, last_line(result.stderr)) == (
+        2,
+        f"{CONFIG_ERROR}{P}KAFKA_SSL_CA_FILE: the broker at {server} presented a certificate "
+        f"the CA file {other_ca} does not trust (self-signed certificate in certificate chain): "
+        "set it to the CA certificate that signed the broker's",
+    )
+
+
+def last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+async def post(url: str, body: bytes) -> int:
+    signed = {"X-FEDAPAY-SIGNATURE": sign(body, SECRET), "Content-Type": "application/json"}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+        session.post(url, data=body, headers=signed) as response,
+    ):
+        return response.status
+
+
+async def first_record(
+    kafka: KafkaSettings, topic: str, worker: BridgeProcess, *, within: float
+) -> ConsumerRecord[bytes, bytes]:
+    """The first record of ``topic``, read over SASL_SSL with the bridge's settings."""
+    consumer = AIOKafkaConsumer(
+        topic, **kafka.aiokafka_options(), group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            assert worker.alive(), f"the worker exited:\n{worker.log_tail()}"
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                return records[0]
+        raise AssertionError(f"nothing in {topic} within {within} s:\n{worker.log_tail()}")
+    finally:
+        await consumer.stop()
