@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 #: OpenSSL's verify codes of a certificate that is trusted but names another host or address.
 _NAME_MISMATCH: Final = frozenset({62, 64})  # X509_V_ERR_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH
-#: OpenSSL's reason when the other side answered the TLS hello with something that is not TLS.
-_NOT_TLS: Final = "WRONG_VERSION_NUMBER"
 #: How long one bootstrap server may take to accept, handshake and authenticate.
 CHECK_TIMEOUT_SECONDS: Final = 10.0
 
@@ -40,16 +38,12 @@ def _var(name: str) -> str:
 
 def diagnose(exc: BaseException, kafka: KafkaSettings, server: str) -> KafkaSettingsError | None:
     """The setting to fix when connecting to ``server`` failed with ``exc``, or None when the
-    failure says nothing about the settings (refused, timed out, closed: the broker may be down).
+    failure says nothing certain about the settings (refused, timed out, reset, closed: the
+    broker may be down, or a TLS client may have reached a plaintext listener, which Kafka
+    answers by closing the connection).
     """
     if isinstance(exc, ssl.SSLCertVerificationError):
         return _untrusted(exc, kafka, server)
-    if isinstance(exc, ssl.SSLError) and exc.reason == _NOT_TLS:
-        return KafkaSettingsError(
-            _var("KAFKA_SECURITY_PROTOCOL"),
-            f"the listener at {server} does not speak TLS: use the port of its "
-            f"{kafka.security_protocol} listener, or the protocol it speaks",
-        )
     if isinstance(exc, SaslAuthenticationFailed):
         return KafkaSettingsError(
             _var("KAFKA_SASL_PASSWORD"),
@@ -60,7 +54,7 @@ def diagnose(exc: BaseException, kafka: KafkaSettings, server: str) -> KafkaSett
     if isinstance(exc, UnsupportedSaslMechanismError):
         return KafkaSettingsError(
             _var("KAFKA_SASL_MECHANISM"),
-            f"the broker at {server} does not offer {kafka.sasl_mechanism} ({_detail(exc)})",
+            f"the broker at {server} does not offer {kafka.sasl_mechanism} on this listener",
         )
     return None
 

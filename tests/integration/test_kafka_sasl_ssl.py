@@ -24,7 +24,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from common.config import Env
-from common.kafka import KafkaSettings
+from common.kafka import KafkaSettings, KafkaSettingsError
+from common.kafka_access import check_access
 from ingress.signature import sign
 from schemas import headers
 from tests.fixtures import fixture_bytes
@@ -230,3 +231,40 @@ async def first_record(
         raise AssertionError(f"nothing in {topic} within {within} s:\n{worker.log_tail()}")
     finally:
         await consumer.stop()
+
+
+def settings_of(client_settings: dict[str, str], **changes: str | None) -> KafkaSettings:
+    """The listener's settings as the processes read them, with ``changes`` (None: removed)."""
+    names = {f"{P}{name}": value for name, value in changes.items()}
+    merged = {**client_settings, **names}
+    return KafkaSettings.from_env(Env({k: v for k, v in merged.items() if v is not None}))
+
+
+@pytest.mark.asyncio
+async def test_the_access_check_passes_with_the_listeners_settings(
+    client_settings: dict[str, str],
+) -> None:
+    await check_access(settings_of(client_settings))
+
+
+@pytest.mark.asyncio
+async def test_a_mechanism_the_listener_does_not_offer_names_the_mechanism(
+    client_settings: dict[str, str],
+) -> None:
+    with pytest.raises(KafkaSettingsError) as caught:
+        await check_access(settings_of(client_settings, KAFKA_SASL_MECHANISM="SCRAM-SHA-256"))
+    server = client_settings[f"{P}KAFKA_BOOTSTRAP_SERVERS"]
+    assert (caught.value.setting, caught.value.problem) == (
+        f"{P}KAFKA_SASL_MECHANISM",
+        f"the broker at {server} does not offer SCRAM-SHA-256 on this listener",
+    )
+
+
+@pytest.mark.asyncio
+async def test_without_a_ca_file_the_system_cas_do_not_trust_the_throwaway_ca(
+    client_settings: dict[str, str],
+) -> None:
+    with pytest.raises(KafkaSettingsError) as caught:
+        await check_access(settings_of(client_settings, KAFKA_SSL_CA_FILE=None))
+    assert caught.value.setting == f"{P}KAFKA_SSL_CA_FILE"
+    assert "a certificate the system CAs do not trust" in caught.value.problem

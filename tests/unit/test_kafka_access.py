@@ -1,0 +1,140 @@
+"""Which setting a connection failure names (common.kafka_access.diagnose), and what the start-up
+check does when nothing answers. The real refusals (a wrong password, an untrusted CA, a
+mechanism the broker does not offer) are in tests/integration/test_kafka_sasl_ssl.py."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+from aiokafka.errors import (
+    KafkaConnectionError,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+)
+
+from common.kafka import KafkaSettings, KafkaSettingsError
+from common.kafka_access import check_access, diagnose
+from tests.kafka_broker import free_port
+
+P = "FEDAPAY_BRIDGE_"
+SERVER = "kafka-0.kafka:9093"
+SCRAM = KafkaSettings(
+    bootstrap_servers=SERVER,
+    security_protocol="SASL_SSL",
+    sasl_mechanism="SCRAM-SHA-512",
+    sasl_username="bridge",
+    sasl_password="hunter2",
+    ssl_cafile="/etc/kafka-ca/ca.crt",
+)
+SYSTEM_CAS = KafkaSettings(bootstrap_servers=SERVER, security_protocol="SSL")
+
+
+def cert_error(code: int, message: str) -> ssl.SSLCertVerificationError:
+    """As Python's ssl module raises it (it sets these two attributes)."""
+    error = ssl.SSLCertVerificationError(1, f"[SSL: CERTIFICATE_VERIFY_FAILED] {message}")
+    error.verify_code = code
+    error.verify_message = message
+    return error
+
+
+REFUSED = "Authentication failed during authentication due to invalid credentials"
+
+
+@pytest.mark.parametrize(
+    ("exc", "kafka", "setting", "problem"),
+    [
+        (
+            cert_error(19, "self-signed certificate in certificate chain"),
+            SCRAM,
+            "KAFKA_SSL_CA_FILE",
+            f"the broker at {SERVER} presented a certificate the CA file /etc/kafka-ca/ca.crt "
+            "does not trust (self-signed certificate in certificate chain): set it to the CA "
+            "certificate that signed the broker's",
+        ),
+        (
+            cert_error(20, "unable to get local issuer certificate"),
+            SYSTEM_CAS,
+            "KAFKA_SSL_CA_FILE",
+            f"the broker at {SERVER} presented a certificate the system CAs do not trust "
+            "(unable to get local issuer certificate): set it to the CA certificate that "
+            "signed the broker's",
+        ),
+        (
+            cert_error(62, "Hostname mismatch, certificate is not valid for 'kafka-0.kafka'."),
+            SCRAM,
+            "KAFKA_BOOTSTRAP_SERVERS",
+            f"the certificate of the broker at {SERVER} is not valid for that name (Hostname "
+            "mismatch, certificate is not valid for 'kafka-0.kafka'.): use a name or address "
+            "the certificate lists",
+        ),
+        (
+            cert_error(64, "IP address mismatch, certificate is not valid for '10.0.0.7'."),
+            SYSTEM_CAS,
+            "KAFKA_BOOTSTRAP_SERVERS",
+            f"the certificate of the broker at {SERVER} is not valid for that name (IP address "
+            "mismatch, certificate is not valid for '10.0.0.7'.): use a name or address the "
+            "certificate lists",
+        ),
+        (
+            SaslAuthenticationFailed(REFUSED),
+            SCRAM,
+            "KAFKA_SASL_PASSWORD",
+            f"the broker at {SERVER} refused user 'bridge' with SCRAM-SHA-512 ({REFUSED}): "
+            f"check the password (or {P}KAFKA_SASL_PASSWORD_FILE) and {P}KAFKA_SASL_USERNAME",
+        ),
+        (
+            SaslAuthenticationFailed(),
+            SCRAM,
+            "KAFKA_SASL_PASSWORD",
+            f"the broker at {SERVER} refused user 'bridge' with SCRAM-SHA-512 "
+            f"(SaslAuthenticationFailed): check the password (or {P}KAFKA_SASL_PASSWORD_FILE) "
+            f"and {P}KAFKA_SASL_USERNAME",
+        ),
+        (
+            UnsupportedSaslMechanismError(object()),  # aiokafka passes its connection
+            SCRAM,
+            "KAFKA_SASL_MECHANISM",
+            f"the broker at {SERVER} does not offer SCRAM-SHA-512 on this listener",
+        ),
+    ],
+)
+def test_a_refusal_names_the_setting_to_fix(
+    exc: BaseException, kafka: KafkaSettings, setting: str, problem: str
+) -> None:
+    error = diagnose(exc, kafka, SERVER)
+    assert isinstance(error, KafkaSettingsError)
+    assert (error.setting, error.problem) == (f"{P}{setting}", problem)
+    assert "hunter2" not in str(error)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ConnectionRefusedError(111, "Connection refused"),
+        ConnectionResetError(),  # also what a TLS client gets from a plaintext listener
+        TimeoutError(),
+        KafkaConnectionError(f"Connection at {SERVER} closed"),
+        ssl.SSLEOFError(8, "EOF occurred in violation of protocol"),
+    ],
+)
+def test_a_failure_that_says_nothing_about_the_settings_names_none(exc: BaseException) -> None:
+    assert diagnose(exc, SCRAM, SERVER) is None
+
+
+@pytest.mark.asyncio
+async def test_the_check_leaves_a_broker_that_does_not_answer_to_the_clients() -> None:
+    nobody = f"127.0.0.1:{free_port()}"
+    kafka = KafkaSettings(
+        bootstrap_servers=nobody,
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="bridge",
+        sasl_password="hunter2",
+    )
+    await check_access(kafka, timeout_s=2.0)  # returns: the clients retry as before
+
+
+@pytest.mark.asyncio
+async def test_plaintext_is_not_checked() -> None:
+    await check_access(KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}"))
