@@ -84,33 +84,44 @@ def _detail(exc: BaseException) -> str:
 
 
 async def check_access(kafka: KafkaSettings, *, timeout_s: float = CHECK_TIMEOUT_SECONDS) -> None:
-    """Connect to the bootstrap servers as the process will; raise the first
-    :class:`KafkaSettingsError` a refusal explains. Returns once one server let it in, or when
-    none answered in a way that names a setting."""
+    """Connect to the bootstrap servers as the process will, one after the other, for at most
+    ``timeout_s`` in all; raise the first :class:`KafkaSettingsError` a refusal explains.
+    Returns once one server let it in, or when none answered in a way that names a setting."""
     if not (kafka.uses_tls or kafka.uses_sasl):
         return  # plaintext: nothing a broker could refuse at connection time
     context = kafka.ssl_context()
-    for host, port, _ in collect_hosts(kafka.bootstrap_servers, randomize=False):
-        server = f"{host}:{port}"
-        try:
-            async with asyncio.timeout(timeout_s):
-                connection = await create_conn(
-                    host,
-                    port,
-                    client_id="fedapay-bridge-access-check",
-                    request_timeout_ms=int(timeout_s * 1000),
-                    ssl_context=context,
-                    security_protocol=kafka.security_protocol,
-                    sasl_mechanism=kafka.sasl_mechanism,
-                    sasl_plain_username=kafka.sasl_username,
-                    sasl_plain_password=kafka.sasl_password,
-                )
-        except Exception as exc:  # what is not a settings problem is the clients' to retry
-            problem = diagnose(exc, kafka, server)
-            if problem is not None:
-                raise problem from None
-            log.info("kafka access not checked", extra={"server": server, "error": repr(exc)})
-            continue
-        connection.close()
-        log.info("kafka access checked", extra={"server": server})
-        return
+    try:
+        async with asyncio.timeout(timeout_s):
+            for host, port, _ in collect_hosts(kafka.bootstrap_servers, randomize=False):
+                if await _let_in(kafka, context, host, port, timeout_s):
+                    return
+    except TimeoutError:
+        log.info("kafka access not checked: no broker answered", extra={"within_s": timeout_s})
+
+
+async def _let_in(
+    kafka: KafkaSettings, context: ssl.SSLContext | None, host: str, port: int, timeout_s: float
+) -> bool:
+    """True when ``host:port`` let the process in, False when it did not say why not."""
+    server = f"{host}:{port}"
+    try:
+        connection = await create_conn(
+            host,
+            port,
+            client_id="fedapay-bridge-access-check",
+            request_timeout_ms=int(timeout_s * 1000),
+            ssl_context=context,
+            security_protocol=kafka.security_protocol,
+            sasl_mechanism=kafka.sasl_mechanism,
+            sasl_plain_username=kafka.sasl_username,
+            sasl_plain_password=kafka.sasl_password,
+        )
+    except Exception as exc:  # what is not a settings problem is the clients' to retry
+        problem = diagnose(exc, kafka, server)
+        if problem is not None:
+            raise problem from None
+        log.info("kafka access not checked", extra={"server": server, "error": repr(exc)})
+        return False
+    connection.close()
+    log.info("kafka access checked", extra={"server": server})
+    return True

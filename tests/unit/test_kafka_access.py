@@ -4,7 +4,9 @@ mechanism the broker does not offer) are in tests/integration/test_kafka_sasl_ss
 
 from __future__ import annotations
 
+import socket
 import ssl
+import time
 
 import pytest
 from aiokafka.errors import (
@@ -138,3 +140,18 @@ async def test_the_check_leaves_a_broker_that_does_not_answer_to_the_clients() -
 @pytest.mark.asyncio
 async def test_plaintext_is_not_checked() -> None:
     await check_access(KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}"))
+
+
+@pytest.mark.asyncio
+async def test_the_check_takes_at_most_its_timeout_in_all_whatever_the_number_of_servers() -> None:
+    # Three listeners that complete TCP handshakes (the kernel does) but never answer TLS.
+    silent = [socket.create_server(("127.0.0.1", 0), backlog=8) for _ in range(3)]
+    try:
+        servers = ",".join(f"127.0.0.1:{sock.getsockname()[1]}" for sock in silent)
+        kafka = KafkaSettings(bootstrap_servers=servers, security_protocol="SSL")
+        started = time.monotonic()
+        await check_access(kafka, timeout_s=1.0)
+        assert time.monotonic() - started < 2.0  # not 3 x 1 s
+    finally:
+        for sock in silent:
+            sock.close()
