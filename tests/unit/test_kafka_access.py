@@ -9,6 +9,7 @@ import ssl
 import time
 
 import pytest
+import yaml
 from aiokafka.errors import (
     KafkaConnectionError,
     SaslAuthenticationFailed,
@@ -16,8 +17,8 @@ from aiokafka.errors import (
 )
 
 from common.kafka import KafkaSettings, KafkaSettingsError
-from common.kafka_access import check_access, diagnose
-from tests.kafka_broker import free_port
+from common.kafka_access import CHECK_TIMEOUT_SECONDS, check_access, diagnose
+from tests.kafka_broker import REPO_ROOT, free_port
 
 P = "FEDAPAY_BRIDGE_"
 SERVER = "kafka-0.kafka:9093"
@@ -155,3 +156,12 @@ async def test_the_check_takes_at_most_its_timeout_in_all_whatever_the_number_of
     finally:
         for sock in silent:
             sock.close()
+
+
+def test_the_readme_states_the_checks_deadline_and_it_fits_in_the_ingress_liveness_grace() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"check gives up after {CHECK_TIMEOUT_SECONDS:g} s in all" in readme
+    values = yaml.safe_load((REPO_ROOT / "helm/fedapay-bridge/values.yaml").read_text())
+    probe = values["ingress"]["livenessProbe"]
+    grace = probe["initialDelaySeconds"] + probe["periodSeconds"] * probe["failureThreshold"]
+    assert grace > 2 * CHECK_TIMEOUT_SECONDS  # the check, then the process's start, with room
