@@ -23,6 +23,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
+from common.cli import main
 from common.config import Env
 from common.kafka import KafkaSettings, KafkaSettingsError
 from common.kafka_access import check_access
@@ -268,3 +269,23 @@ async def test_without_a_ca_file_the_system_cas_do_not_trust_the_throwaway_ca(
         await check_access(settings_of(client_settings, KAFKA_SSL_CA_FILE=None))
     assert caught.value.setting == f"{P}KAFKA_SSL_CA_FILE"
     assert "a certificate the system CAs do not trust" in caught.value.problem
+
+
+def test_peek_reads_over_sasl_ssl_and_names_a_wrong_password(
+    client_settings: dict[str, str],
+    topic_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    topic = f"{topic_prefix}.nothing"
+    for name, value in client_settings.items():
+        monkeypatch.setenv(name, value)
+    assert main(["peek", topic, "--timeout", "2"]) == 0
+    assert capsys.readouterr().out.startswith(f"{topic}: 0 records")
+    monkeypatch.delenv(f"{P}KAFKA_SASL_PASSWORD_FILE")
+    monkeypatch.setenv(f"{P}KAFKA_SASL_PASSWORD", "not-the-password")
+    assert main(["peek", topic]) == 2
+    server = client_settings[f"{P}KAFKA_BOOTSTRAP_SERVERS"]
+    assert capsys.readouterr().err.startswith(
+        f"{CONFIG_ERROR}{P}KAFKA_SASL_PASSWORD: the broker at {server} refused user 'bridge'"
+    )
