@@ -162,12 +162,15 @@ def refusals(client_settings: dict[str, str], other_ca: Path) -> Refusals:
         )
     }
     outcomes: Refusals = {}
-    for key, process in started.items():
-        try:
+    try:
+        for key, process in started.items():
             stdout, stderr = process.communicate(timeout=60)
-        finally:
+            code = process.returncode
+            outcomes[key] = subprocess.CompletedProcess(process.args, code, stdout, stderr)
+    finally:
+        for process in started.values():  # none is left running, whatever failed
             process.kill()
-        outcomes[key] = subprocess.CompletedProcess(process.args, process.wait(), stdout, stderr)
+            process.wait()
     return outcomes
 
 
