@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -30,6 +32,8 @@ from common.kafka_access import check_access
 from ingress.signature import sign
 from schemas import headers
 from tests.fixtures import fixture_bytes
+from tests.integration.ingress_harness import environ as ingress_environ
+from tests.integration.ingress_harness import running_ingress
 from tests.kafka_broker import LocalBroker, free_port
 from tests.reliability.procs import (
     REPO_ROOT,
@@ -292,3 +296,79 @@ def test_peek_reads_over_sasl_ssl_and_names_a_wrong_password(
     assert capsys.readouterr().err.startswith(
         f"{CONFIG_ERROR}{P}KAFKA_SASL_PASSWORD: the broker at {server} refused user 'bridge'"
     )
+
+
+@asynccontextmanager
+async def forwarding(port: int, target: int) -> AsyncIterator[None]:
+    """Listens on ``port`` from now on and passes every connection through to ``target``: a
+    broker that comes up late, as seen by a client that was already retrying."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", target)
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    def track(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.create_task(handle(reader, writer))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    server = await asyncio.start_server(track, "127.0.0.1", port)
+    try:
+        yield
+    finally:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def logged(
+    caplog: pytest.LogCaptureFixture, message: str, within: float
+) -> logging.LogRecord:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for record in caplog.records:
+            if record.getMessage() == message:
+                return record
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {message!r} logged within {within} s: {caplog.messages}")
+
+
+@pytest.mark.asyncio
+async def test_a_broker_that_comes_up_after_the_ingress_and_refuses_it_is_named_in_its_log(
+    secured: LocalBroker,
+    client_settings: dict[str, str],
+    topic_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The start-up check found no broker, so the ingress started; when the broker comes up and
+    refuses the password, the ingress keeps retrying (503) and its log names the setting."""
+    late = free_port()
+    kafka = {k.removeprefix(P): v for k, v in client_settings.items()}
+    del kafka["KAFKA_SASL_PASSWORD_FILE"], kafka["KAFKA_BOOTSTRAP_SERVERS"]
+    kafka |= {"KAFKA_SASL_PASSWORD": "not-the-password", "PUBLISH_TIMEOUT_SECONDS": "2"}
+    env = ingress_environ(f"127.0.0.1:{late}", topic_prefix, **kafka)
+    caplog.set_level(logging.INFO, logger="ingress.publisher")
+    async with running_ingress(env, wait_ready=False) as client:
+        await logged(caplog, "kafka not reachable, retrying", within=10)
+        assert secured.sasl_ssl_port is not None
+        async with forwarding(late, secured.sasl_ssl_port):
+            refused = await logged(caplog, "kafka refuses the settings, retrying", within=20)
+            fields = vars(refused)
+            assert (refused.levelno, fields["setting"]) == (
+                logging.ERROR,
+                f"{P}KAFKA_SASL_PASSWORD",
+            )
+            assert fields["problem"].startswith(f"the broker at 127.0.0.1:{late} refused user")
+            assert (await client.get("/readyz")).status == 503
