@@ -1,4 +1,4 @@
-"""Whether the Kafka settings let this process in, checked once at start.
+"""Whether the Kafka settings let this process in: checked at start, and explained on retries.
 
 aiokafka reports a password the broker refuses, or a broker certificate the client does not
 trust, as ``KafkaConnectionError: Unable to bootstrap`` (the cause only in a log line), and its
@@ -6,7 +6,9 @@ clients retry forever. :func:`check_access` opens one connection to the bootstra
 the process's settings (TLS handshake, then SASL authentication) and turns a failure that only a
 setting can fix into a :class:`KafkaSettingsError` naming that setting, so the process stops with
 exit code 2 and says what to fix. A broker that does not answer (down, starting) is not such a
-failure: the check returns and the process's own clients keep retrying as before.
+failure: the check returns and the process's own clients keep retrying as before (the ingress
+asks the check again after each failed connect, to log the setting of a broker that came up and
+refused it).
 
 :func:`diagnose` is the pure part: which setting explains a connection error.
 """
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 
 #: OpenSSL's verify codes of a certificate that is trusted but names another host or address.
 _NAME_MISMATCH: Final = frozenset({62, 64})  # X509_V_ERR_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH
-#: How long one bootstrap server may take to accept, handshake and authenticate.
+#: How long the check may take in all, however many bootstrap servers do not answer.
 CHECK_TIMEOUT_SECONDS: Final = 10.0
 
 

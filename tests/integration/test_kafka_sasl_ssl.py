@@ -5,7 +5,9 @@ throwaway CA made at start, a SCRAM-SHA-512 user made with the store); the bridg
 listener's settings (``scripts/kafka.sh client-env``). A signed webhook goes ingress →
 ``<prefix>.raw`` → worker → ``<prefix>.transaction.approved`` over SASL_SSL, topics made by
 ``topics create``. A wrong password and a CA that did not sign the broker's certificate stop
-each process at start with exit code 2 and one line naming the setting to fix.
+each process at start with exit code 2 and one line naming the setting to fix; so do a mechanism
+the listener does not offer and the system CAs (in-process checks), and ``peek``. An ingress that
+started before the broker logs the setting when the broker then comes up and refuses it.
 """
 
 from __future__ import annotations
