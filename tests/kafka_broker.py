@@ -52,7 +52,8 @@ class LocalBroker:
     without it, every start begins empty. `state_dir` holds the pid file and the log
     (default: the script's per-port folder under .cache/kafka). With `sasl_ssl_port` it also
     listens with SASL_SSL (TLS from a throwaway CA, a SCRAM-SHA-512 user) on that port:
-    :meth:`client_settings` are the bridge's settings for it.
+    :meth:`client_settings` are the bridge's settings for it. `jvm_options` replaces
+    KAFKA_JVM_OPTS.
     """
 
     def __init__(
@@ -63,12 +64,14 @@ class LocalBroker:
         controller_port: int | None = None,
         state_dir: Path | None = None,
         sasl_ssl_port: int | None = None,
+        jvm_options: str | None = None,
     ) -> None:
         self.port = port
         self.data_dir = data_dir
         self.controller_port = controller_port
         self.state_dir = state_dir
         self.sasl_ssl_port = sasl_ssl_port
+        self.jvm_options = jvm_options
 
     @property
     def bootstrap(self) -> str:
@@ -116,6 +119,8 @@ class LocalBroker:
             env["KAFKA_STATE_DIR"] = str(self.state_dir)
         if self.sasl_ssl_port is not None:
             env["KAFKA_SASL_SSL_PORT"] = str(self.sasl_ssl_port)
+        if self.jvm_options is not None:
+            env["KAFKA_JVM_OPTS"] = self.jvm_options
         return env
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
