@@ -23,7 +23,8 @@ from aiokafka.errors import (
     UnknownProducerId,
 )
 
-from common.kafka import KafkaSettings
+from common.kafka import KafkaSettings, KafkaSettingsError
+from common.kafka_access import check_access
 from ingress.deadline import Deadlines
 from ingress.errors import BrokerUnavailable
 from ingress.metrics import IngressMetrics
@@ -165,10 +166,7 @@ class Publisher:
                 await producer.start()
             except KafkaError as exc:
                 await producer.stop()
-                log.warning(
-                    "kafka not reachable, retrying",
-                    extra={"error": type(exc).__name__, "retry_in_s": delay},
-                )
+                await self._explain(exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
@@ -176,6 +174,22 @@ class Publisher:
             self._set_healthy(True)
             log.info("kafka producer connected")
             return
+
+    async def _explain(self, exc: KafkaError, delay: float) -> None:
+        """Log why connecting failed: the setting to fix when the broker refused the settings
+        (it came up after the start-up check, or changed since), else that it is not reachable."""
+        try:
+            await check_access(self._config.kafka, timeout_s=min(self._config.timeout, 5.0))
+        except KafkaSettingsError as refused:
+            log.error(
+                "kafka refuses the settings, retrying",
+                extra={"setting": refused.setting, "problem": refused.problem, "retry_in_s": delay},
+            )
+            return
+        log.warning(
+            "kafka not reachable, retrying",
+            extra={"error": type(exc).__name__, "retry_in_s": delay},
+        )
 
     def _new_producer(self) -> AIOKafkaProducer:
         config = self._config
