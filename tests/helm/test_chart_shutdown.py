@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ingress.server import runner_options
+from ingress.server import DRAIN_SECONDS, runner_options
 from ingress.settings import IngressSettings
 from tests.helm.chart import HelmError, containers, pod_spec, render
 from tests.helm.conftest import VALUE_SETS, Renderer
 
 pytestmark = pytest.mark.helm
 
-#: The connection drain after SIGTERM (ingress/server.py) the chart's minimum grace counts.
-DRAIN_SECONDS = 1
+#: The connection drain the chart's ``fedapay-bridge.ingress.stopSeconds`` helper counts.
+CHART_DRAIN_SECONDS = 1
 
 
 def ingress_pod(renderer: Renderer, sets: tuple[str, ...] = ()) -> dict[str, object]:
@@ -37,6 +37,10 @@ def test_pre_stop_is_on_by_default(renderer: Renderer) -> None:
 def test_pre_stop_zero_turns_the_hook_off(renderer: Renderer) -> None:
     (container,) = containers(renderer((), ("ingress.preStopSeconds=0",)).one("Deployment"))
     assert "lifecycle" not in container
+
+
+def test_the_chart_counts_the_ingress_drain() -> None:
+    assert CHART_DRAIN_SECONDS >= DRAIN_SECONDS, "raise the drain in the stopSeconds helper"
 
 
 def test_default_grace_covers_pre_stop_drain_and_shutdown() -> None:
