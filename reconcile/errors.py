@@ -20,3 +20,7 @@ class ApiUnavailable(ReconcileError):
 
 class ApiContractError(ReconcileError):
     """FedaPay answered something that is not the documented shape (or an unexpected 4xx)."""
+
+
+class ApiNotFound(ApiContractError):
+    """FedaPay answered 404: it has no such object (in this account)."""

@@ -74,12 +74,13 @@ async def read(
 ) -> AsyncIterator[Consumed]:
     """The records of ``topic`` up to its current end (from ``start_ms`` when given, by record
     timestamp; records stamped after ``end_ms`` are skipped), partition by partition."""
+    counts = await provision.partition_counts(kafka, [topic])
+    if topic not in counts:
+        raise ReconcileError(f"topic {topic} does not exist")
+    partitions = [TopicPartition(topic, p) for p in range(counts[topic])]
     consumer = AIOKafkaConsumer(**kafka.aiokafka_options(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            partitions = await _partitions(consumer, topic)
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         starts = await _starts(consumer, partitions, start_ms)
@@ -105,13 +106,6 @@ async def read(
             remaining = [tp for tp in remaining if await consumer.position(tp) < ends[tp]]
     finally:
         await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    known = await consumer.topics()
-    if topic not in known:
-        raise ReconcileError(f"topic {topic} does not exist")
-    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
 
 
 async def _starts(

@@ -4,6 +4,7 @@
 * 401 / 403: stop at once (:class:`~reconcile.errors.ApiAuthError`): the key is wrong.
 * 429: wait ``Retry-After`` seconds (capped), else the backoff.
 * 5xx, or no answer (connection refused, timeout): exponential backoff.
+* 404: stop (:class:`~reconcile.errors.ApiNotFound`; the drift check skips that transaction).
 * any other status: stop (:class:`~reconcile.errors.ApiContractError`).
 After ``max_attempts`` answers that ask to wait, stop (:class:`~reconcile.errors.ApiUnavailable`).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from reconcile.errors import ApiAuthError, ApiContractError, ApiUnavailable
+from reconcile.errors import ApiAuthError, ApiContractError, ApiNotFound, ApiUnavailable
 
 #: Stands for "no HTTP answer at all" (connection error or timeout).
 NO_ANSWER: Final = 0
@@ -53,6 +54,8 @@ def delay(
             f"FedaPay refused the API key ({status}) for {what}: check the endpoint's API_KEY"
             " (a sandbox key does not open the live API and the reverse)"
         )
+    if status == 404:
+        raise ApiNotFound(f"FedaPay has no {what} (404)")
     if status != 429 and status != NO_ANSWER and status < 500:
         raise ApiContractError(f"FedaPay answered {status} to {what}")
     if attempt >= policy.max_attempts:

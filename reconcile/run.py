@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 import aiohttp
 
 from reconcile import api, drift, events, kafka_io, window
+from reconcile.errors import ApiNotFound
 from reconcile.records import api_record
 from reconcile.settings import ReconcileSettings
 from streams.clock import iso_ms
@@ -37,6 +38,7 @@ class Summary:
     events_outside_window: int = 0
     dead_lettered: int = 0
     drift_checked: int = 0
+    drift_unknown: int = 0
     drift_published: int = 0
     api_requests: int = 0
     api_retries: int = 0
@@ -161,7 +163,11 @@ async def _drift(
         settings.drift_max,
     )
     for candidate in stuck:
-        transaction = await client.transaction(candidate.transaction_id)
+        try:
+            transaction = await client.transaction(candidate.transaction_id)
+        except ApiNotFound:
+            summary.drift_unknown += 1
+            continue
         summary.drift_checked += 1
         if not drift.is_newer(candidate, transaction):
             continue
