@@ -135,12 +135,19 @@ async def latest(kafka: KafkaSettings, topic: str) -> dict[bytes, bytes]:
 # ------------------------------------------------------------------------ checkpoints
 
 
-async def ensure_checkpoint_topic(kafka: KafkaSettings, topics: Topics, replication: int) -> None:
-    """The compacted one-partition topic of the checkpoints (created when missing)."""
-    spec = provision.TopicSpec(
-        topics.reconcile_checkpoints, 1, replication, dict(provision.COMPACT)
-    )
+async def ensure_checkpoint_topic(
+    kafka: KafkaSettings, topics: Topics, replication: int, *, within: float = 30.0
+) -> None:
+    """The compacted one-partition topic of the checkpoints (created when missing; returns once
+    the broker describes it, as a topic just created may not be yet)."""
+    name = topics.reconcile_checkpoints
+    spec = provision.TopicSpec(name, 1, replication, dict(provision.COMPACT))
     await provision.ensure_topics(kafka, [spec])
+    deadline = time.monotonic() + within
+    while name not in await provision.partition_counts(kafka, [name]):
+        if time.monotonic() > deadline:
+            raise ReconcileError(f"topic {name} was created but is not described in {within}s")
+        await asyncio.sleep(0.2)
 
 
 async def load_checkpoint(kafka: KafkaSettings, topics: Topics, endpoint: str) -> Checkpoint | None:
