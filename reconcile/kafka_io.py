@@ -72,8 +72,9 @@ async def read(
     progress: Progress | None = None,
     timeout_seconds: float = 120.0,
 ) -> AsyncIterator[Consumed]:
-    """The records of ``topic`` up to its current end (from ``start_ms`` when given, by record
-    timestamp; records stamped after ``end_ms`` are skipped), partition by partition."""
+    """The records of ``topic`` up to its current end, or stamped from ``start_ms`` to ``end_ms``
+    when given (each partition read from the first offset stamped ``start_ms`` or later up to
+    the first stamped after ``end_ms``; a record stamped out of order in between is skipped)."""
     counts = await provision.partition_counts(kafka, [topic])
     if topic not in counts:
         raise ReconcileError(f"topic {topic} does not exist")
@@ -82,8 +83,8 @@ async def read(
     await consumer.start()
     try:
         consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        starts = await _starts(consumer, partitions, start_ms)
+        starts = await _offsets_at(consumer, partitions, start_ms, beginning=True)
+        ends = await _offsets_at(consumer, partitions, None if end_ms is None else end_ms + 1)
         total = sum(max(0, ends[tp] - starts[tp]) for tp in partitions)
         done = 0
         deadline = time.monotonic() + timeout_seconds
@@ -99,7 +100,8 @@ async def read(
                     if record.offset >= ends[tp]:
                         continue
                     done += 1
-                    if end_ms is None or record.timestamp <= end_ms:
+                    in_range = start_ms is None or start_ms <= record.timestamp
+                    if in_range and (end_ms is None or record.timestamp <= end_ms):
                         yield record
             if progress is not None and batches:
                 progress(done, total)
@@ -108,15 +110,23 @@ async def read(
         await consumer.stop()
 
 
-async def _starts(
-    consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition], start_ms: int | None
+async def _offsets_at(
+    consumer: AIOKafkaConsumer,
+    partitions: Sequence[TopicPartition],
+    at_ms: int | None,
+    *,
+    beginning: bool = False,
 ) -> dict[TopicPartition, int]:
-    beginnings: dict[TopicPartition, int] = await consumer.beginning_offsets(list(partitions))
-    if start_ms is None:
-        return beginnings
-    found = await consumer.offsets_for_times({tp: start_ms for tp in partitions})
+    """Per partition: the first offset stamped ``at_ms`` or later (the end when none is); with
+    ``at_ms`` ``None``, the beginning or the end."""
     ends: dict[TopicPartition, int] = await consumer.end_offsets(list(partitions))
-    return {tp: ends[tp] if found[tp] is None else found[tp].offset for tp in partitions}
+    if at_ms is None:
+        if beginning:
+            found: dict[TopicPartition, int] = await consumer.beginning_offsets(list(partitions))
+            return found
+        return ends
+    times = await consumer.offsets_for_times({tp: at_ms for tp in partitions})
+    return {tp: ends[tp] if times[tp] is None else times[tp].offset for tp in partitions}
 
 
 async def latest(kafka: KafkaSettings, topic: str) -> dict[bytes, bytes]:
