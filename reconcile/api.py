@@ -108,6 +108,10 @@ class FedaPayApi:
         self.requests = 0
         self.retries = 0
 
+    async def close(self) -> None:
+        """Close the HTTP session (the caller's, when it handed one over)."""
+        await self._session.close()
+
     async def events_page(self, page: int, per_page: int, filters: Mapping[str, str]) -> Page:
         params = {"page": str(page), "per_page": str(per_page), **filters}
         return parse_page(await self.get(EVENTS_PATH, params, f"{EVENTS_PATH} page {page}"))
