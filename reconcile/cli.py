@@ -85,11 +85,8 @@ def _guarded(action: Callable[[], int]) -> int:
         return _exit_code(exc)
 
 
-def _configure(env: Env) -> None:
-    logs.configure(
-        env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-        env.choice("LOG_FORMAT", "json", ("json", "text")),
-    )
+def _configure(settings: ReconcileSettings | ToolSettings) -> None:
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def _print(document: Mapping[str, object]) -> None:
@@ -99,7 +96,7 @@ def _print(document: Mapping[str, object]) -> None:
 def run_reconcile(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     env = Env(environ)
     settings = ReconcileSettings.from_env(env, args.endpoint)
-    _configure(env)
+    _configure(settings)
 
     def action() -> int:
         options = run.Options(
@@ -116,7 +113,7 @@ def run_reconcile(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def run_redrive(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     env = Env(environ)
     settings = ToolSettings.from_env(env)
-    _configure(env)
+    _configure(settings)
 
     def action() -> int:
         summary = asyncio.run(
@@ -131,7 +128,7 @@ def run_redrive(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def run_replay_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     env = Env(environ)
     settings = ToolSettings.from_env(env)
-    _configure(env)
+    _configure(settings)
     if args.dedup_window_seconds < 1:
         raise ConfigError("--dedup-window-seconds", "must be at least 1")
 

@@ -27,6 +27,7 @@ RECONCILE_DRIFT_AFTER_SECONDS       ``1800``              a watched status older
                                                           checked against FedaPay (0: no check)
 RECONCILE_DRIFT_STATUSES            ``pending``           statuses whose transactions are watched
 RECONCILE_DRIFT_MAX                 ``500``               most transactions checked per pass
+LOG_LEVEL, LOG_FORMAT               ``INFO``, ``json``    as for the other processes
 ==================================  ====================  =======================================
 
 Keep the overlap and the lookback below the workers' ``DEDUP_WINDOW_SECONDS``: a record older
@@ -45,6 +46,9 @@ from schemas.keys import ENDPOINT_NAME
 from schemas.records import STATUSES
 from schemas.topics import DEFAULT_PREFIX, Topics
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("json", "text")
+
 
 @dataclass(frozen=True)
 class ToolSettings:
@@ -52,10 +56,17 @@ class ToolSettings:
 
     kafka: KafkaSettings
     topics: Topics
+    log_level: str = "INFO"
+    log_format: str = "json"
 
     @classmethod
     def from_env(cls, env: Env) -> ToolSettings:
-        return cls(KafkaSettings.from_env(env), Topics(env.text("TOPIC_PREFIX", DEFAULT_PREFIX)))
+        return cls(
+            KafkaSettings.from_env(env),
+            Topics(env.text("TOPIC_PREFIX", DEFAULT_PREFIX)),
+            env.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
+            env.choice("LOG_FORMAT", "json", LOG_FORMATS),
+        )
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,8 @@ class ReconcileSettings:
     drift_after_seconds: int = 1800
     drift_statuses: tuple[str, ...] = ("pending",)
     drift_max: int = 500
+    log_level: str = "INFO"
+    log_format: str = "json"
 
     @classmethod
     def from_env(cls, env: Env, endpoint: str) -> ReconcileSettings:
@@ -107,6 +120,8 @@ class ReconcileSettings:
             drift_after_seconds=env.integer("RECONCILE_DRIFT_AFTER_SECONDS", 1800, minimum=0),
             drift_statuses=_statuses(env),
             drift_max=env.integer("RECONCILE_DRIFT_MAX", 500, minimum=0),
+            log_level=env.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
+            log_format=env.choice("LOG_FORMAT", "json", LOG_FORMATS),
         )
 
 
