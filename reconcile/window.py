@@ -94,8 +94,11 @@ def window(
 
 
 def advanced(current: Checkpoint | None, endpoint: str, done: Window) -> Checkpoint:
-    """The checkpoint after ``done`` was read completely: never moved backwards (a pass by
-    hand over an older window leaves it where it is)."""
+    """The checkpoint after ``done`` was read completely. It never moves backwards (a pass by
+    hand over an older window leaves it where it is) and never jumps a gap (a pass by hand that
+    starts after it leaves it too, else the stretch in between would never be read)."""
     if current is not None and current.until_ms >= done.until_ms:
+        return current
+    if current is not None and done.since_ms > current.until_ms:
         return current
     return Checkpoint(endpoint, done.until_ms)

@@ -71,13 +71,18 @@ def test_holds(created_at: str, inside: bool) -> None:
 @pytest.mark.parametrize(
     ("current", "done", "expected"),
     [
-        (None, 100, 100),
-        (Checkpoint("live", 50), 100, 100),
-        (Checkpoint("live", 200), 100, 200),
+        pytest.param(None, Window(0, 100), 100, id="first"),
+        pytest.param(Checkpoint("live", 50), Window(40, 100), 100, id="overlapping"),
+        pytest.param(Checkpoint("live", 50), Window(50, 100), 100, id="adjacent"),
+        pytest.param(Checkpoint("live", 200), Window(0, 100), 200, id="older-window"),
+        pytest.param(Checkpoint("live", 50), Window(60, 100), 50, id="gap-not-jumped"),
+        pytest.param(None, Window(60, 100), 100, id="first-with-since"),
     ],
 )
-def test_checkpoint_never_moves_back(current: Checkpoint | None, done: int, expected: int) -> None:
-    assert advanced(current, "live", Window(0, done)) == Checkpoint("live", expected)
+def test_checkpoint_moves_forward_only_without_gaps(
+    current: Checkpoint | None, done: Window, expected: int
+) -> None:
+    assert advanced(current, "live", done) == Checkpoint("live", expected)
 
 
 @pytest.mark.parametrize(
