@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import aiohttp
 
 from reconcile import api, drift, events, kafka_io, window
-from reconcile.errors import ApiNotFound
+from reconcile.errors import ApiContractError, ApiNotFound
 from reconcile.records import api_record
 from reconcile.settings import ReconcileSettings
 from streams.clock import iso_ms
@@ -140,11 +140,15 @@ async def _events(
 
 
 def _following(page: api.Page) -> int | None:
+    """The next page to ask for; ``None`` after the last one. An empty page before the last is
+    not taken for the end (the checkpoint would pass pages never read)."""
+    if page.current_page >= page.total_pages:
+        return None
+    if not page.items:
+        raise ApiContractError(f"v1/events page {page.current_page} of {page.total_pages} is empty")
     if page.next_page is not None and page.next_page > page.current_page:
         return page.next_page
-    if page.current_page < page.total_pages and page.items:
-        return page.current_page + 1
-    return None
+    return page.current_page + 1
 
 
 async def _drift(
