@@ -22,6 +22,24 @@ class Record:
     headers: headers.Headers
 
 
+#: DLQ error code of an item of ``GET /v1/events`` that cannot be turned into a webhook body.
+UNMAPPABLE = "unmappable_api_event"
+
+
+def unmappable(
+    item: bytes, detail: str, endpoint: str, fetched_at_ms: int, topics: Topics
+) -> Record:
+    """The DLQ record of an API event item that is no event we can map (kept, never dropped)."""
+    pairs: dict[str, str | int] = {
+        headers.SOURCE: headers.SOURCE_API,
+        headers.ENDPOINT: endpoint,
+        headers.RECEIVED_AT_MS: fetched_at_ms,
+        headers.ERROR: UNMAPPABLE,
+        headers.ERROR_DETAIL: detail,
+    }
+    return Record(topics.dlq, None, item, headers.encode(pairs))
+
+
 def api_record(body: bytes, endpoint: str, fetched_at_ms: int, topics: Topics) -> Record:
     """The raw record of a body fetched from FedaPay's API (``fedapay-source: api``, no
     signature header: it was fetched over TLS with the merchant's key, not signed). A body

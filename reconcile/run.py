@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import aiohttp
+import orjson
 
 from reconcile import api, drift, events, kafka_io, window
 from reconcile.errors import ApiContractError, ApiNotFound
-from reconcile.records import api_record
+from reconcile.records import Record, api_record, unmappable
 from reconcile.settings import ReconcileSettings
 from streams.clock import iso_ms
 
@@ -122,14 +123,11 @@ async def _events(
         page = await client.events_page(page_number, settings.per_page, filters)
         summary.pages += 1
         for item in page.items:
-            event = events.parse_event(item)
             summary.events_listed += 1
-            if not span.holds(event.created_at):
+            record = _record(item, span, settings, now_ms())
+            if record is None:
                 summary.events_outside_window += 1
                 continue
-            record = api_record(
-                events.webhook_body(event), settings.endpoint, now_ms(), settings.topics
-            )
             await publisher.send(record)
             if record.topic == settings.topics.dlq:
                 summary.dead_lettered += 1
@@ -137,6 +135,21 @@ async def _events(
                 summary.events_published += 1
         await publisher.flush()
         page_number = _following(page)
+
+
+def _record(
+    item: object, span: window.Window, settings: ReconcileSettings, fetched_at_ms: int
+) -> Record | None:
+    """The raw record of one listed event (``None``: outside the window); an item that cannot
+    be mapped goes to the DLQ as it was listed, so it is kept and the pass goes on."""
+    topics = settings.topics
+    try:
+        event = events.parse_event(item)
+    except ApiContractError as exc:
+        return unmappable(orjson.dumps(item), str(exc), settings.endpoint, fetched_at_ms, topics)
+    if not span.holds(event.created_at):
+        return None
+    return api_record(events.webhook_body(event), settings.endpoint, fetched_at_ms, topics)
 
 
 def _following(page: api.Page) -> int | None:

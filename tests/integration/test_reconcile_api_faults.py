@@ -154,3 +154,21 @@ async def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedP
     )
     out, err = await asyncio.wait_for(child.communicate(), timeout=120)
     return subprocess.CompletedProcess(command, child.returncode or 0, out.decode(), err.decode())
+
+
+async def test_an_unmappable_event_goes_to_the_dlq_and_the_pass_goes_on(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    await provision_topics(kafka_bootstrap, topic_prefix)
+    listed = api_events(EVENTS)
+    listed[4] = {"id": 4, "type": "transaction.update", "created_at": listed[4]["created_at"]}
+    standin = FedaPayStandIn(events=listed)
+    async with serving(standin) as base:
+        config = settings(kafka_bootstrap, topic_prefix, base, per_page=PER_PAGE)
+        summary = await run.reconcile(config, options(MIDDLE_MS))
+    assert (summary.events_published, summary.dead_lettered) == (29, 1)
+    (dead,) = await read_all(kafka_bootstrap, Topics(topic_prefix).dlq)
+    found = headers.decode(list(dead.headers))
+    assert (found[headers.ERROR], found[headers.SOURCE]) == ("unmappable_api_event", "api")
+    assert found[headers.ERROR_DETAIL] == "event 4 has no entity object"
+    assert await checkpoint(kafka_bootstrap, topic_prefix) == Checkpoint("sandbox", MIDDLE_MS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ingress.records import Delivery, record_for
-from reconcile.records import api_record, redriven
+from reconcile.records import api_record, redriven, unmappable
 from schemas import headers
 from schemas.topics import Topics
 from tests.fixtures import fixture_bytes
@@ -65,4 +65,16 @@ def test_redriven_non_event_keeps_its_key_and_headers() -> None:
     assert headers.decode(record.headers) == {
         "fedapay-endpoint": "live",
         "fedapay-redriven-from": "t.dlq:0:0",
+    }
+
+
+def test_unmappable_api_item_is_kept_in_the_dlq() -> None:
+    record = unmappable(b'{"id": 3}', "event 3 has no entity object", "live", 9, TOPICS)
+    assert (record.topic, record.key, record.value) == ("t.dlq", None, b'{"id": 3}')
+    assert headers.decode(record.headers) == {
+        "fedapay-source": "api",
+        "fedapay-endpoint": "live",
+        "fedapay-received-at-ms": "9",
+        "fedapay-error": "unmappable_api_event",
+        "fedapay-error-detail": "event 3 has no entity object",
     }
