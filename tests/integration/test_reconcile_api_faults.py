@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 import pytest_asyncio
 
@@ -19,7 +20,8 @@ from reconcile.window import Checkpoint
 from schemas import headers
 from schemas.topics import Topics
 from simulator.lifecycle import generate
-from tests.integration.fedapay_api import FedaPayStandIn, serving
+from streams.clock import iso_ms
+from tests.integration.fedapay_api import API_KEY, FedaPayStandIn, serving
 from tests.integration.reconcile_harness import api_events, settings
 from tests.integration.streams_harness import provision_topics, read_all
 
@@ -121,19 +123,52 @@ async def test_401_mid_pass_stops_at_once_and_keeps_the_checkpoint(
     assert await checkpoint(kafka_bootstrap, topic_prefix) == Checkpoint("sandbox", MIDDLE_MS)
 
 
+def cli_env(bootstrap: str, prefix: str, base: str, key: str) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FEDAPAY_BRIDGE_")},
+        "FEDAPAY_BRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "FEDAPAY_BRIDGE_TOPIC_PREFIX": prefix,
+        "FEDAPAY_BRIDGE_WEBHOOK_SANDBOX_API_BASE": base,
+        "FEDAPAY_BRIDGE_WEBHOOK_SANDBOX_API_KEY": key,
+        "FEDAPAY_BRIDGE_RECONCILE_PER_PAGE": str(PER_PAGE),
+        "FEDAPAY_BRIDGE_LOG_FORMAT": "text",
+    }
+
+
+async def test_command_line_pass_prints_its_summary(
+    kafka_bootstrap: str, topic_prefix: str, first_pass: FedaPayStandIn
+) -> None:
+    standin = first_pass
+    async with serving(standin) as base:
+        command = [
+            sys.executable,
+            "-m",
+            "common.cli",
+            "reconcile",
+            "--endpoint",
+            "sandbox",
+            "--since",
+            iso_ms(FIRST_MS),
+            "--until",
+            iso_ms(LAST_MS),
+        ]
+        process = await _run(command, cli_env(kafka_bootstrap, topic_prefix, base, API_KEY))
+    assert process.returncode == 0, process.stderr
+    summary = orjson.loads(process.stdout)
+    assert (summary["pages"], summary["events_published"], summary["checkpoint"]) == (
+        3,
+        30,
+        iso_ms(LAST_MS),
+    )
+    assert await checkpoint(kafka_bootstrap, topic_prefix) == Checkpoint("sandbox", LAST_MS)
+
+
 async def test_wrong_key_exits_3_with_a_clear_message(
     kafka_bootstrap: str, topic_prefix: str, first_pass: FedaPayStandIn
 ) -> None:
     standin = first_pass
     async with serving(standin) as base:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("FEDAPAY_BRIDGE_")},
-            "FEDAPAY_BRIDGE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "FEDAPAY_BRIDGE_TOPIC_PREFIX": topic_prefix,
-            "FEDAPAY_BRIDGE_WEBHOOK_SANDBOX_API_BASE": base,
-            "FEDAPAY_BRIDGE_WEBHOOK_SANDBOX_API_KEY": "sk_sandbox_wrong_key_value",
-            "FEDAPAY_BRIDGE_LOG_FORMAT": "text",
-        }
+        env = cli_env(kafka_bootstrap, topic_prefix, base, "sk_sandbox_wrong_key_value")
         command = [sys.executable, "-m", "common.cli", "reconcile", "--endpoint", "sandbox"]
         # The stand-in runs in this process's loop: the child must run beside it.
         process = await _run(command, env)
