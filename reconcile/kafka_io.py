@@ -70,11 +70,12 @@ async def read(
     start_ms: int | None = None,
     end_ms: int | None = None,
     progress: Progress | None = None,
-    timeout_seconds: float = 120.0,
+    stall_seconds: float = 60.0,
 ) -> AsyncIterator[Consumed]:
     """The records of ``topic`` up to its current end, or stamped from ``start_ms`` to ``end_ms``
     when given (each partition read from the first offset stamped ``start_ms`` or later up to
-    the first stamped after ``end_ms``; a record stamped out of order in between is skipped)."""
+    the first stamped after ``end_ms``; a record stamped out of order in between is skipped).
+    Fails when no record arrives for ``stall_seconds`` before the end."""
     counts = await provision.partition_counts(kafka, [topic])
     if topic not in counts:
         raise ReconcileError(f"topic {topic} does not exist")
@@ -87,14 +88,16 @@ async def read(
         ends = await _offsets_at(consumer, partitions, None if end_ms is None else end_ms + 1)
         total = sum(max(0, ends[tp] - starts[tp]) for tp in partitions)
         done = 0
-        deadline = time.monotonic() + timeout_seconds
+        deadline = time.monotonic() + stall_seconds
         for tp in partitions:
             consumer.seek(tp, starts[tp])
         remaining = [tp for tp in partitions if starts[tp] < ends[tp]]
         while remaining:
             if time.monotonic() > deadline:
-                raise ReconcileError(f"could not read {topic} to its end in {timeout_seconds}s")
+                raise ReconcileError(f"reading {topic} stalled for {stall_seconds}s before its end")
             batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=2000)
+            if batches:
+                deadline = time.monotonic() + stall_seconds
             for tp, batch in batches.items():
                 for record in batch:
                     if record.offset >= ends[tp]:
