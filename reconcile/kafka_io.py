@@ -23,6 +23,8 @@ from schemas.topics import Topics
 from streams import provision
 
 Consumed: TypeAlias = ConsumerRecord[bytes, bytes]
+#: Records sent and not yet acknowledged before :meth:`Publisher.send` waits for them.
+MAX_IN_FLIGHT = 1000
 #: ``(records read, records to read)`` after each batch.
 Progress = Callable[[int, int], None]
 
@@ -55,6 +57,8 @@ class Publisher:
             record.topic, record.value, key=record.key, headers=record.headers, partition=partition
         )
         self._pending.append(future)
+        if len(self._pending) >= MAX_IN_FLIGHT:
+            await self.flush()
 
     async def flush(self) -> None:
         """Until the broker acknowledged every record sent so far (raises if one failed)."""
