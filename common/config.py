@@ -27,6 +27,12 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+def endpoint_setting(endpoint: str, suffix: str) -> str:
+    """The setting of one webhook endpoint: ``WEBHOOK_<ENDPOINT>_<SUFFIX>`` (upper case,
+    ``-`` as ``_``), e.g. ``WEBHOOK_LIVE_SECRETS``."""
+    return f"WEBHOOK_{endpoint.upper().replace('-', '_')}_{suffix}"
+
+
 class Env:
     """Reads ``FEDAPAY_BRIDGE_<NAME>`` variables from one mapping."""
 

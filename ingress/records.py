@@ -38,6 +38,7 @@ class Delivery:
 def record_for(delivery: Delivery, topics: Topics) -> Record:
     """The raw-topic record of a signed delivery, or its DLQ record if it is no event."""
     common: dict[str, str | int] = {
+        headers.SOURCE: headers.SOURCE_WEBHOOK,
         headers.ENDPOINT: delivery.endpoint,
         headers.SIGNATURE_TIMESTAMP: delivery.signature_timestamp,
         headers.RECEIVED_AT_MS: delivery.received_at_ms,

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from common.config import Env
+from common.config import Env, endpoint_setting
 from common.errors import ConfigError
 from common.kafka import KafkaSettings
 from schemas.keys import ENDPOINT_NAME
@@ -111,7 +111,7 @@ def _endpoints(env: Env) -> dict[str, tuple[str, ...]]:
 
 
 def _secrets(env: Env, endpoint: str) -> tuple[str, ...]:
-    setting = f"WEBHOOK_{endpoint.upper().replace('-', '_')}_SECRETS"
+    setting = endpoint_setting(endpoint, "SECRETS")
     value = env.secret(setting)
     if value is None:
         raise ConfigError(env.var(setting), f"is required for webhook endpoint {endpoint!r}")

@@ -12,6 +12,13 @@ DEDUP_KEY: Final = "fedapay-dedup-key"
 #: On DLQ records: the stable error code and a short, payload-free description.
 ERROR: Final = "fedapay-error"
 ERROR_DETAIL: Final = "fedapay-error-detail"
+#: Where a raw record came from: :data:`SOURCE_WEBHOOK` (a signed delivery the ingress
+#: verified) or :data:`SOURCE_API` (fetched from FedaPay's API by ``reconcile``).
+SOURCE: Final = "fedapay-source"
+SOURCE_WEBHOOK: Final = "webhook"
+SOURCE_API: Final = "api"
+#: On records ``dlq redrive`` put back on the raw topic: ``<dlq topic>:<partition>:<offset>``.
+REDRIVEN_FROM: Final = "fedapay-redriven-from"
 
 Headers = list[tuple[str, bytes]]
 

@@ -38,6 +38,7 @@ AnomalyKind = Literal[
     "conflicting_status",
     "unknown_status",
     "invalid_updated_at",
+    "status_drift",
 ]
 
 ANOMALY_KINDS: Final[tuple[AnomalyKind, ...]] = get_args(AnomalyKind)
@@ -162,6 +163,9 @@ class Anomaly(_Record):
     conflicting_status: two different statuses with the same updated_at.
     unknown_status, invalid_updated_at: the event cannot be placed in the
     timeline; the derived status is left unchanged.
+    status_drift: a record fetched from FedaPay's API (fedapay-source: api, by
+    reconcile) changed a status the worker had derived: the webhook of that
+    change never came (or has not come yet). The API's status is applied.
     """
 
     kind: AnomalyKind = field(metadata=doc("What is wrong."))

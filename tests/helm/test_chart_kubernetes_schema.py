@@ -28,6 +28,10 @@ EVERYTHING_ON = (
     "networkPolicy.enabled=true",
     "networkPolicy.egress.enabled=true",
     "ingress.ingressResource.enabled=true",
+    "reconcile.enabled=true",
+    "reconcile.endpoints[0].name=live",
+    "reconcile.endpoints[0].apiBase=https://api.fedapay.com",
+    "reconcile.endpoints[0].apiKey=sk_live_stand_in",
 )
 
 
