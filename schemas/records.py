@@ -18,6 +18,8 @@ from typing import Any, Final, Literal, get_args
 
 import orjson
 
+from schemas import personal
+
 Status = Literal[
     "pending",
     "approved",
@@ -110,7 +112,9 @@ class NormalizedEvent(_Record):
     account_id: int | str | None = field(
         metadata=doc("The merchant account's id (account.id), kept instead of the account.")
     )
-    entity: dict[str, Any] = field(metadata=doc("The FedaPay entity exactly as delivered."))
+    entity: dict[str, Any] = field(
+        metadata=doc("The FedaPay entity as delivered. " + personal.describe())
+    )
     account: dict[str, Any] | None = field(
         default=None,
         metadata=doc(

@@ -111,6 +111,8 @@ class PipelineConfig:
     topics: Topics
     dedup_window_ms: int
     keep_account: bool = False
+    #: ``PERSONAL_DATA=keep``: pass the entity's personal fields on (default: null them).
+    keep_personal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +194,7 @@ def _event_output(delivery: Delivery, config: PipelineConfig) -> Output:
         received_at_ms=delivery.received_at_ms,
         endpoint=delivery.record_endpoint,
         keep_account=config.keep_account,
+        keep_personal=config.keep_personal,
     )
     return Output(
         OutputKind.EVENT,

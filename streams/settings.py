@@ -25,6 +25,10 @@ PROCESSING_GUARANTEE              ``at_least_once``    ``at_least_once`` (idempo
 KEEP_ACCOUNT                      ``false``            keep the merchant ``account`` object in
                                                        normalized events (personal data) instead
                                                        of only ``account_id``
+PERSONAL_DATA                     ``redact``           ``redact`` sets the entity's personal
+                                                       fields (:mod:`schemas.personal`) to null
+                                                       in normalized events; ``keep`` passes
+                                                       them on (the raw topic always keeps them)
 TOPIC_PARTITIONS                  ``6``                partitions of topics the worker creates
 TOPIC_REPLICATION_FACTOR          ``1``                replication factor of topics it creates
 CREATE_TOPICS                     ``true``             create missing topics at start (never
@@ -66,6 +70,7 @@ from typing import Final
 from common.config import Env
 from common.errors import ConfigError
 from common.kafka import KafkaSettings
+from schemas import personal
 from schemas.topics import DEFAULT_PREFIX, Topics
 from streams.windows import DEFAULT_SPEC, Resolution, parse_resolutions
 
@@ -89,6 +94,7 @@ class WorkerSettings:
     data_dir: Path = Path("fedapay-bridge-data")
     processing_guarantee: str = "at_least_once"
     keep_account: bool = False
+    personal_data: str = personal.DEFAULT_POLICY
     topic_partitions: int = 6
     topic_replication_factor: int = 1
     create_topics: bool = True
@@ -128,6 +134,7 @@ class WorkerSettings:
                 "PROCESSING_GUARANTEE", cls.processing_guarantee, GUARANTEES
             ),
             keep_account=env.flag("KEEP_ACCOUNT", cls.keep_account),
+            personal_data=env.choice("PERSONAL_DATA", cls.personal_data, personal.POLICIES),
             topic_partitions=env.integer("TOPIC_PARTITIONS", cls.topic_partitions, minimum=1),
             topic_replication_factor=env.integer(
                 "TOPIC_REPLICATION_FACTOR", cls.topic_replication_factor, minimum=1
@@ -170,6 +177,10 @@ class WorkerSettings:
     @property
     def dedup_sweep_interval_ms(self) -> int:
         return self.dedup_sweep_interval_seconds * 1000
+
+    @property
+    def keep_personal(self) -> bool:
+        return self.personal_data == "keep"
 
     @property
     def exactly_once(self) -> bool:

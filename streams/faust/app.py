@@ -122,6 +122,7 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
             topics=settings.topics,
             dedup_window_ms=settings.dedup_window_ms,
             keep_account=settings.keep_account,
+            keep_personal=settings.keep_personal,
         ),
         table[tables.DEDUP],
         table[tables.TRANSACTIONS],

@@ -315,6 +315,7 @@ FEDAPAY_BRIDGE_DEDUP_WINDOW_SECONDS: {{ $s.dedupWindowSeconds | int64 | quote }}
 FEDAPAY_BRIDGE_DEDUP_SWEEP_INTERVAL_SECONDS: {{ $s.dedupSweepIntervalSeconds | int64 | quote }}
 FEDAPAY_BRIDGE_PROCESSING_GUARANTEE: {{ $s.processingGuarantee | quote }}
 FEDAPAY_BRIDGE_KEEP_ACCOUNT: {{ $s.keepAccount | quote }}
+FEDAPAY_BRIDGE_PERSONAL_DATA: {{ $s.personalData | quote }}
 FEDAPAY_BRIDGE_CREATE_TOPICS: {{ $s.createTopics | quote }}
 FEDAPAY_BRIDGE_COMMIT_INTERVAL_SECONDS: {{ $s.commitIntervalSeconds | quote }}
 FEDAPAY_BRIDGE_SESSION_TIMEOUT_SECONDS: {{ $s.sessionTimeoutSeconds | quote }}
