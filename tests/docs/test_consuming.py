@@ -93,9 +93,10 @@ def bridge_outputs(topics: Topics) -> list[Output]:
     return outputs
 
 
-async def produce(
-    bootstrap: str, records: list[tuple[str, bytes | None, bytes | None, Any]]
-) -> None:
+Sent = tuple[str, bytes | None, bytes | None, tuple[tuple[str, bytes], ...]]
+
+
+async def produce(bootstrap: str, records: list[Sent]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
@@ -122,7 +123,7 @@ def test_the_guide_runs_against_the_broker(
         assert status.key is not None
         latest[status.key] = status.value
     deleted = statuses[0].key  # a tombstone for one transaction
-    sent = [(o.topic, o.key, o.value, o.headers) for o in [*outputs, repeated]]
+    sent: list[Sent] = [(o.topic, o.key, o.value, o.headers) for o in [*outputs, repeated]]
     sent += [
         (topics.status, b"235879", b'{"status": "approved"}', ()),
         (topics.status, deleted, None, ()),
