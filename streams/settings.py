@@ -70,6 +70,7 @@ from typing import Final
 from common.config import Env
 from common.errors import ConfigError
 from common.kafka import KafkaSettings
+from common.tracing import TracingSettings
 from schemas import personal
 from schemas.topics import DEFAULT_PREFIX, Topics
 from streams.windows import DEFAULT_SPEC, Resolution, parse_resolutions
@@ -114,6 +115,8 @@ class WorkerSettings:
     query_allow_unauthenticated: bool = False
     log_level: str = "INFO"
     log_format: str = "json"
+    #: From the standard ``OTEL_*`` variables (:mod:`common.tracing`): off by default.
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @classmethod
     def from_env(cls, env: Env) -> WorkerSettings:
@@ -161,6 +164,7 @@ class WorkerSettings:
             ),
             log_level=env.choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
             log_format=env.choice("LOG_FORMAT", cls.log_format, LOG_FORMATS),
+            tracing=TracingSettings.from_environ(env.environ),
         )
 
     @property
