@@ -40,6 +40,7 @@ AnomalyKind = Literal[
     "conflicting_status",
     "unknown_status",
     "invalid_updated_at",
+    "stale_delivery",
 ]
 
 ANOMALY_KINDS: Final[tuple[AnomalyKind, ...]] = get_args(AnomalyKind)
@@ -166,6 +167,10 @@ class Anomaly(_Record):
     conflicting_status: two different statuses with the same updated_at.
     unknown_status, invalid_updated_at: the event cannot be placed in the
     timeline; the derived status is left unchanged.
+    stale_delivery: only when the worker reports them
+    (FEDAPAY_BRIDGE_STALE_DELIVERY_ANOMALIES=true): a delivery older (by updated_at) than
+    the newest one known; from_* is the newest known, to_* the delivery; the derived status
+    is left unchanged.
     """
 
     kind: AnomalyKind = field(metadata=doc("What is wrong."))

@@ -113,6 +113,8 @@ class PipelineConfig:
     keep_account: bool = False
     #: ``PERSONAL_DATA=keep``: pass the entity's personal fields on (default: null them).
     keep_personal: bool = False
+    #: ``STALE_DELIVERY_ANOMALIES``: a ``stale_delivery`` anomaly for each stale delivery.
+    report_stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,10 @@ def plan(
     step = advance(state, normalize.observation(delivery.envelope, delivery.record_endpoint))
     if step.status_record is not None:
         outputs.append(_status_output(delivery, step.status_record, config.topics))
-    outputs.extend(_anomaly_output(delivery, anomaly, config.topics) for anomaly in step.anomalies)
+    anomalies = step.anomalies
+    if config.report_stale and step.outcome is Outcome.STALE and state is not None:
+        anomalies = (*anomalies, stale_anomaly(state, delivery))
+    outputs.extend(_anomaly_output(delivery, anomaly, config.topics) for anomaly in anomalies)
     changed = step.state if step.state is not state else None
     return Plan(
         outputs=tuple(outputs),
@@ -185,6 +190,25 @@ def plan(
         duplicate=False,
         state=changed,
         outcome=step.outcome,
+    )
+
+
+def stale_anomaly(state: TransactionState, delivery: Delivery) -> Anomaly:
+    """The ``stale_delivery`` anomaly of a delivery older than the newest one ``state`` knows."""
+    envelope = delivery.envelope
+    status = envelope.body["entity"].get("status")
+    return Anomaly(
+        kind="stale_delivery",
+        transaction_id=envelope.entity_id,
+        endpoint=delivery.record_endpoint,
+        from_status=state.status,
+        to_status=status if isinstance(status, str) else None,
+        from_updated_at=state.updated_at,
+        to_updated_at=envelope.updated_at or None,
+        event=envelope.name,
+        dedup_key=delivery.dedup_key,
+        applied=False,
+        detail="delivered after a newer event of the transaction; the derived status is kept",
     )
 
 

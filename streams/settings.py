@@ -29,6 +29,9 @@ PERSONAL_DATA                     ``redact``           ``redact`` sets the entit
                                                        fields (:mod:`schemas.personal`) to null
                                                        in normalized events; ``keep`` passes
                                                        them on (the raw topic always keeps them)
+STALE_DELIVERY_ANOMALIES          ``false``            emit a ``stale_delivery`` anomaly for every
+                                                       delivery older than the newest known
+                                                       (they are always counted)
 TOPIC_PARTITIONS                  ``6``                partitions of topics the worker creates
 TOPIC_REPLICATION_FACTOR          ``1``                replication factor of topics it creates
 CREATE_TOPICS                     ``true``             create missing topics at start (never
@@ -96,6 +99,7 @@ class WorkerSettings:
     processing_guarantee: str = "at_least_once"
     keep_account: bool = False
     personal_data: str = personal.DEFAULT_POLICY
+    stale_delivery_anomalies: bool = False
     topic_partitions: int = 6
     topic_replication_factor: int = 1
     create_topics: bool = True
@@ -138,6 +142,9 @@ class WorkerSettings:
             ),
             keep_account=env.flag("KEEP_ACCOUNT", cls.keep_account),
             personal_data=env.choice("PERSONAL_DATA", cls.personal_data, personal.POLICIES),
+            stale_delivery_anomalies=env.flag(
+                "STALE_DELIVERY_ANOMALIES", cls.stale_delivery_anomalies
+            ),
             topic_partitions=env.integer("TOPIC_PARTITIONS", cls.topic_partitions, minimum=1),
             topic_replication_factor=env.integer(
                 "TOPIC_REPLICATION_FACTOR", cls.topic_replication_factor, minimum=1

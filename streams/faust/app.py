@@ -129,6 +129,7 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
             dedup_window_ms=settings.dedup_window_ms,
             keep_account=settings.keep_account,
             keep_personal=settings.keep_personal,
+            report_stale=settings.stale_delivery_anomalies,
         ),
         table[tables.DEDUP],
         table[tables.TRANSACTIONS],

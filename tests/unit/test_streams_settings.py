@@ -28,6 +28,7 @@ def test_defaults() -> None:
     assert not settings.exactly_once
     assert not settings.keep_account
     assert (settings.personal_data, settings.keep_personal) == ("redact", False)
+    assert not settings.stale_delivery_anomalies
     assert settings.worker_id is None
     assert settings.kafka.bootstrap_servers == "127.0.0.1:9092"
 
@@ -45,6 +46,7 @@ def test_every_variable() -> None:
         PROCESSING_GUARANTEE="exactly_once",
         KEEP_ACCOUNT="true",
         PERSONAL_DATA="keep",
+        STALE_DELIVERY_ANOMALIES="true",
         TOPIC_PARTITIONS="3",
         TOPIC_REPLICATION_FACTOR="2",
         CREATE_TOPICS="false",
@@ -70,6 +72,7 @@ def test_every_variable() -> None:
         processing_guarantee="exactly_once",
         keep_account=True,
         personal_data="keep",
+        stale_delivery_anomalies=True,
         topic_partitions=3,
         topic_replication_factor=2,
         create_topics=False,
