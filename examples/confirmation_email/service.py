@@ -64,8 +64,8 @@ async def handle(headers: Any, value: bytes | None, store: Store, mailer: Mailer
     try:
         await mailer.send(decision)
     except smtplib.SMTPRecipientsRefused:
-        store.release(decision)
-        store.skip(Skip(decision.key, decision.transaction_id, Reason.RECIPIENT_REFUSED))
+        store.refuse(decision, Reason.RECIPIENT_REFUSED)
+        log.info("skipped", extra={"key": decision.key, "reason": str(Reason.RECIPIENT_REFUSED)})
         return
     except SendFailed:
         store.release(decision)

@@ -118,6 +118,15 @@ class Store:
                 (_now(), confirmation.key, Outcome.SENDING),
             )
 
+    def refuse(self, confirmation: Confirmation, reason: str) -> None:
+        """The server refused the recipient: the ``sending`` key becomes ``skipped``."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE deliveries SET outcome = ?, reason = ?, updated_at = ?"
+                " WHERE key = ? AND outcome = ?",
+                (Outcome.SKIPPED, reason, _now(), confirmation.key, Outcome.SENDING),
+            )
+
     def skip(self, skip: Skip) -> bool:
         """Record a skipped key and its reason; ``False`` when the key was already recorded."""
         with self._transaction():

@@ -2,7 +2,8 @@
 the service as its own process, SIGKILLed mid-stream, and every event emitted twice.
 
 Done when: every approved transaction with an address gets exactly one email, the ones without
-are skipped with the counted reason ``no_address``.
+are skipped with the counted reason ``no_address``, and an address the server refuses is skipped
+as ``recipient_refused``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ TRANSACTIONS = 24
 PARTITIONS = 3
 #: The SMTP server answers the Nth email by SIGKILLing the service (before accepting it).
 KILL_AT = 6
+#: The SMTP server refuses this recipient (550).
+REFUSED = "refused@example.com"
 
 
 class Inbox:
@@ -50,6 +53,14 @@ class Inbox:
         self.victim: int | None = None
         self.killed = threading.Event()
         self._lock = threading.Lock()
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address == REFUSED:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self._lock:
@@ -141,8 +152,10 @@ def test_one_email_per_approved_transaction_across_a_sigkill_and_duplicates(
         100 + i: (None if i % 4 == 3 else f"customer{100 + i}@example.com")
         for i in range(TRANSACTIONS)
     }
+    addresses[100 + TRANSACTIONS] = REFUSED
     records = [emitted(approved_body(tx, email), topics) for tx, email in addresses.items()]
-    with_address = {email for email in addresses.values() if email is not None}
+    with_address = {email for email in addresses.values() if email not in (None, REFUSED)}
+    without = sum(email is None for email in addresses.values())
     db = tmp_path / "sent.sqlite3"
     log = tmp_path / "service.log"
     env = {
@@ -157,7 +170,7 @@ def test_one_email_per_approved_transaction_across_a_sigkill_and_duplicates(
 
     asyncio.run(create_topic(kafka_bootstrap, topic))
     # Every event once, then the first half again: a duplicate output of the bridge.
-    asyncio.run(produce(kafka_bootstrap, topic, records + records[: TRANSACTIONS // 2]))
+    asyncio.run(produce(kafka_bootstrap, topic, records + records[: len(records) // 2]))
     first = start_service(env, log)
     handler.victim = first.pid
     try:
@@ -193,6 +206,7 @@ def test_one_email_per_approved_transaction_across_a_sigkill_and_duplicates(
     assert counts(db) == {
         "sent": len(with_address),
         "resent": 1,  # the email cut off by the kill, sent on the second attempt
-        "skipped:no_address": TRANSACTIONS - len(with_address),
+        "skipped:no_address": without,
+        "skipped:recipient_refused": 1,
     }
     assert "resending: the previous attempt was cut off" in log.read_text()

@@ -67,3 +67,13 @@ def test_a_skip_is_recorded_once_with_its_reason(tmp_path: Path) -> None:
     assert store.skip(skip)
     assert not store.skip(skip)
     assert store.counts() == {"skipped:no_address": 1}
+
+
+def test_a_refused_recipient_is_skipped_and_never_sent_again(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite3")
+    assert store.begin(MAIL) == Attempt(1)
+
+    store.refuse(MAIL, Reason.RECIPIENT_REFUSED)
+
+    assert store.begin(MAIL) == Done(Outcome.SKIPPED)
+    assert store.counts() == {"skipped:recipient_refused": 1}
