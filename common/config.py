@@ -40,6 +40,11 @@ class Env:
         self._environ = environ
         self._prefix = prefix
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The whole mapping, for standard variables outside the prefix (``OTEL_*``)."""
+        return self._environ
+
     def var(self, name: str) -> str:
         """The full variable name of a setting, as shown in errors and docs."""
         return f"{self._prefix}{name}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from common.config import Env, endpoint_setting
 from common.errors import ConfigError
 from common.kafka import KafkaSettings
+from common.tracing import TracingSettings
 from schemas.keys import ENDPOINT_NAME
 from schemas.topics import DEFAULT_PREFIX, Topics
 
@@ -56,6 +57,8 @@ class IngressSettings:
     log_level: str = "INFO"
     log_format: str = "json"
     uvloop: bool = False
+    #: From the standard ``OTEL_*`` variables (:mod:`common.tracing`): off by default.
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> IngressSettings:
@@ -93,6 +96,7 @@ class IngressSettings:
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             log_format=env.choice("LOG_FORMAT", "json", ("json", "text")),
             uvloop=env.flag("UVLOOP", cls.uvloop),
+            tracing=TracingSettings.from_environ(environ),
         )
 
 

@@ -19,6 +19,12 @@ SOURCE_WEBHOOK: Final = "webhook"
 SOURCE_API: Final = "api"
 #: On records ``dlq redrive`` put back on the raw topic: ``<dlq topic>:<partition>:<offset>``.
 REDRIVEN_FROM: Final = "fedapay-redriven-from"
+#: W3C trace context (only with tracing on, see ``common.tracing``): the raw record carries the
+#: ingress's publish span, every output the worker's processing span.
+TRACEPARENT: Final = "traceparent"
+TRACESTATE: Final = "tracestate"
+#: Every header a propagator may write (``baggage`` with ``OTEL_PROPAGATORS``'s default).
+TRACE_HEADERS: Final = frozenset({TRACEPARENT, TRACESTATE, "baggage"})
 
 Headers = list[tuple[str, bytes]]
 

@@ -124,6 +124,10 @@ class PipelineConfig:
     topics: Topics
     dedup_window_ms: int
     keep_account: bool = False
+    #: ``PERSONAL_DATA=keep``: pass the entity's personal fields on (default: null them).
+    keep_personal: bool = False
+    #: ``STALE_DELIVERY_ANOMALIES``: a ``stale_delivery`` anomaly for each stale delivery.
+    report_stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +194,10 @@ def plan(
     step = drift(delivery, state, advance(state, observation))
     if step.status_record is not None:
         outputs.append(_status_output(delivery, step.status_record, config.topics))
-    outputs.extend(_anomaly_output(delivery, anomaly, config.topics) for anomaly in step.anomalies)
+    anomalies = step.anomalies
+    if config.report_stale and step.outcome is Outcome.STALE and state is not None:
+        anomalies = (*anomalies, stale_anomaly(state, delivery))
+    outputs.extend(_anomaly_output(delivery, anomaly, config.topics) for anomaly in anomalies)
     changed = step.state if step.state is not state else None
     return Plan(
         outputs=tuple(outputs),
@@ -228,12 +235,32 @@ def drift(delivery: Delivery, before: TransactionState | None, step: Step) -> St
     return replace(step, state=counted, anomalies=(*step.anomalies, anomaly))
 
 
+def stale_anomaly(state: TransactionState, delivery: Delivery) -> Anomaly:
+    """The ``stale_delivery`` anomaly of a delivery older than the newest one ``state`` knows."""
+    envelope = delivery.envelope
+    status = envelope.body["entity"].get("status")
+    return Anomaly(
+        kind="stale_delivery",
+        transaction_id=envelope.entity_id,
+        endpoint=delivery.record_endpoint,
+        from_status=state.status,
+        to_status=status if isinstance(status, str) else None,
+        from_updated_at=state.updated_at,
+        to_updated_at=envelope.updated_at or None,
+        event=envelope.name,
+        dedup_key=delivery.dedup_key,
+        applied=False,
+        detail="delivered after a newer event of the transaction; the derived status is kept",
+    )
+
+
 def _event_output(delivery: Delivery, config: PipelineConfig) -> Output:
     event = normalize.normalize(
         delivery.envelope,
         received_at_ms=delivery.received_at_ms,
         endpoint=delivery.record_endpoint,
         keep_account=config.keep_account,
+        keep_personal=config.keep_personal,
     )
     return Output(
         OutputKind.EVENT,

@@ -218,6 +218,16 @@ FEDAPAY_BRIDGE_KAFKA_SSL_KEY_FILE: {{ printf "%s/tls.key" (include "fedapay-brid
 FEDAPAY_BRIDGE_TOPIC_PREFIX: {{ .Values.kafka.topicPrefix | quote }}
 FEDAPAY_BRIDGE_LOG_LEVEL: {{ .Values.log.level | quote }}
 FEDAPAY_BRIDGE_LOG_FORMAT: {{ .Values.log.format | quote }}
+OTEL_TRACES_EXPORTER: {{ .Values.tracing.exporter | quote }}
+{{- with .Values.tracing.otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
+{{- with .Values.tracing.sampler }}
+OTEL_TRACES_SAMPLER: {{ . | quote }}
+{{- end }}
+{{- with .Values.tracing.samplerArg }}
+OTEL_TRACES_SAMPLER_ARG: {{ . | quote }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -337,6 +347,8 @@ FEDAPAY_BRIDGE_DEDUP_WINDOW_SECONDS: {{ $s.dedupWindowSeconds | int64 | quote }}
 FEDAPAY_BRIDGE_DEDUP_SWEEP_INTERVAL_SECONDS: {{ $s.dedupSweepIntervalSeconds | int64 | quote }}
 FEDAPAY_BRIDGE_PROCESSING_GUARANTEE: {{ $s.processingGuarantee | quote }}
 FEDAPAY_BRIDGE_KEEP_ACCOUNT: {{ $s.keepAccount | quote }}
+FEDAPAY_BRIDGE_PERSONAL_DATA: {{ $s.personalData | quote }}
+FEDAPAY_BRIDGE_STALE_DELIVERY_ANOMALIES: {{ $s.staleDeliveryAnomalies | quote }}
 FEDAPAY_BRIDGE_CREATE_TOPICS: {{ $s.createTopics | quote }}
 FEDAPAY_BRIDGE_COMMIT_INTERVAL_SECONDS: {{ $s.commitIntervalSeconds | quote }}
 FEDAPAY_BRIDGE_SESSION_TIMEOUT_SECONDS: {{ $s.sessionTimeoutSeconds | quote }}
