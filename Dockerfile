@@ -33,6 +33,7 @@ COPY schemas ./schemas
 COPY ingress ./ingress
 COPY streams ./streams
 COPY simulator ./simulator
+COPY reconcile ./reconcile
 
 # Build a wheel of the project and install it without dependencies (the lock brought them, uvloop
 # included); compile bytecode now (the final image's filesystem is read-only).

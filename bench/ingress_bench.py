@@ -20,6 +20,7 @@ from typing import Any
 
 from bench import corpus, kafka_admin
 from bench.loadgen import run_wrk
+from bench.otlp_sink import OtlpSink
 from bench.util import (
     ENDPOINT,
     ROOT,
@@ -54,6 +55,11 @@ class Variant:
     uvloop: bool
     idempotent: bool = False
     keyed: bool = False
+    #: Tracing on: every request traced (the SDK's default sampler), spans exported over
+    #: OTLP/HTTP to a loopback sink (:mod:`bench.otlp_sink`).
+    traced: bool = False
+    #: ``OTEL_TRACES_SAMPLER`` of a traced variant (``None``: the SDK's default, every trace).
+    sampler: str | None = None
     #: Run the ingress from this source tree instead of this one.
     tree: Path | None = None
 
@@ -68,6 +74,8 @@ VARIANTS = (
 EXPERIMENTS = (
     Variant("baseline-idempotent", ours=False, uvloop=False, idempotent=True),
     Variant("baseline-keyed", ours=False, uvloop=False, keyed=True),
+    Variant("ours-traced", ours=True, uvloop=False, traced=True),
+    Variant("ours-traced-unsampled", ours=True, uvloop=False, traced=True, sampler="always_off"),
 )
 
 
@@ -148,9 +156,16 @@ def run(options: Options, name: str = "ingress") -> dict[str, Any]:
         "config": _config(options, prefix, pool),
         "cells": [],
     }
-    with tempfile.TemporaryDirectory(prefix="bench-ingress-") as tmp, servers() as started:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-ingress-") as tmp,
+        OtlpSink() as sink,
+        servers() as started,
+    ):
         work = Path(tmp)
-        running = {v.name: _start(v, options, prefix, work, started) for v in options.variants}
+        running = {
+            v.name: _start(v, options, prefix, work, started, sink.endpoint)
+            for v in options.variants
+        }
         for variant in options.variants:
             server, port = running[variant.name]
             _cell(variant, server, port, 16, options.warmup_seconds, pool, work, options)
@@ -166,6 +181,8 @@ def run(options: Options, name: str = "ingress") -> dict[str, Any]:
         document["peak_rss_mib_whole_run"] = {
             v.name: _high_water_mib(running[v.name][0]) for v in options.variants
         }
+    if any(v.traced for v in options.variants):
+        document["spans_exported"] = {"spans": sink.spans, "export_requests": sink.requests}
     kafka_admin.delete_prefix(options.bootstrap, prefix)
     document["conditions"]["load_average_at_end"] = [round(x, 2) for x in _load()]
     document["summary"] = summarize(document["cells"])
@@ -201,7 +218,12 @@ def _config(options: Options, prefix: str, pool: Sequence[corpus.Body]) -> dict[
 
 
 def _start(
-    variant: Variant, options: Options, prefix: str, work: Path, started: list[Server]
+    variant: Variant,
+    options: Options,
+    prefix: str,
+    work: Path,
+    started: list[Server],
+    otlp_endpoint: str,
 ) -> tuple[Server, int]:
     port = free_port()
     topic_prefix = f"{prefix}-{variant.name}"
@@ -219,6 +241,12 @@ def _start(
                 **_producer_overrides(options),
             }
         )
+        env = {k: v for k, v in env.items() if not k.startswith("OTEL_")}
+        if variant.traced:
+            env["OTEL_TRACES_EXPORTER"] = "otlp"
+            env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = otlp_endpoint
+            if variant.sampler is not None:
+                env["OTEL_TRACES_SAMPLER"] = variant.sampler
         command = python_command("common", "ingress")
         if variant.tree is not None:
             env["PYTHONPATH"] = str(variant.tree)

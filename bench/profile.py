@@ -21,6 +21,7 @@ from pathlib import Path
 from bench import corpus, kafka_admin
 from bench.ingress_bench import PATH
 from bench.loadgen import run_wrk
+from bench.otlp_sink import OtlpSink
 from bench.util import (
     ENDPOINT,
     RESULTS,
@@ -47,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="ingress")
     parser.add_argument("--native", action="store_true", help="py-spy --native (C frames)")
     parser.add_argument("--baseline", action="store_true", help="profile the baseline instead")
+    parser.add_argument(
+        "--traced",
+        action="store_true",
+        help="tracing on: every request traced, spans exported to a loopback OTLP sink",
+    )
     parser.add_argument(
         "--summarize", type=Path, default=None, help="only summarize a stacks file (.txt[.gz])"
     )
@@ -79,7 +85,10 @@ def run(args: argparse.Namespace) -> Path:
         }
     )
     pool = corpus.bodies()
-    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp, OtlpSink() as sink:
+        if args.traced:
+            env["OTEL_TRACES_EXPORTER"] = "otlp"
+            env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = sink.endpoint
         command = python_command("common", "ingress")
         if args.baseline:
             command = python_command(
@@ -123,6 +132,7 @@ def run(args: argparse.Namespace) -> Path:
 
 #: Where a sample's time is booked: the frame nearest the leaf whose file matches, in this order.
 CATEGORIES = (
+    ("tracing (OpenTelemetry)", ("opentelemetry/", "common/tracing.py")),
     ("signature check", ("ingress/signature.py",)),
     ("JSON parse + record (key, headers)", ("schemas/", "ingress/records.py", "orjson")),
     ("metrics", ("prometheus_client/", "ingress/metrics.py")),

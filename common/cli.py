@@ -17,7 +17,13 @@ from collections.abc import Sequence
 from common.errors import ConfigError
 
 #: Packages that add subcommands, each through ``<package>.cli.register``.
-_COMMAND_MODULES = ("ingress.cli", "streams.cli", "simulator.cli", "common.peek")
+_COMMAND_MODULES = (
+    "ingress.cli",
+    "streams.cli",
+    "reconcile.cli",
+    "simulator.cli",
+    "common.peek",
+)
 
 log = logging.getLogger("fedapay_bridge")
 

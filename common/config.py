@@ -27,12 +27,23 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+def endpoint_setting(endpoint: str, suffix: str) -> str:
+    """The setting of one webhook endpoint: ``WEBHOOK_<ENDPOINT>_<SUFFIX>`` (upper case,
+    ``-`` as ``_``), e.g. ``WEBHOOK_LIVE_SECRETS``."""
+    return f"WEBHOOK_{endpoint.upper().replace('-', '_')}_{suffix}"
+
+
 class Env:
     """Reads ``FEDAPAY_BRIDGE_<NAME>`` variables from one mapping."""
 
     def __init__(self, environ: Mapping[str, str], prefix: str = PREFIX) -> None:
         self._environ = environ
         self._prefix = prefix
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The whole mapping, for standard variables outside the prefix (``OTEL_*``)."""
+        return self._environ
 
     def var(self, name: str) -> str:
         """The full variable name of a setting, as shown in errors and docs."""

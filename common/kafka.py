@@ -13,7 +13,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
-from common.config import Env
+from common.config import PREFIX, Env
 from common.errors import ConfigError
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -107,11 +107,20 @@ class KafkaSettings:
             )
 
     def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of every client; a CA or client certificate file that cannot be
+        used raises :class:`KafkaSettingsError` naming its setting."""
         if not self.uses_tls:
             return None
-        context = ssl.create_default_context(cafile=self.ssl_cafile)
+        try:
+            context = ssl.create_default_context(cafile=self.ssl_cafile)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise _unusable("KAFKA_SSL_CA_FILE", self.ssl_cafile, exc) from exc
         if self.ssl_certfile:
-            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+            try:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+            except (OSError, ValueError) as exc:
+                files = ", ".join(f for f in (self.ssl_certfile, self.ssl_keyfile) if f)
+                raise _unusable("KAFKA_SSL_CERT_FILE", files, exc) from exc
         return context
 
     def aiokafka_options(self) -> dict[str, Any]:
@@ -142,3 +151,8 @@ def _refuse_unused(env: Env, protocol: str) -> None:
                 f"is not used with {env.var('KAFKA_SECURITY_PROTOCOL')}={protocol}: set the "
                 "protocol that uses it (SSL, SASL_PLAINTEXT or SASL_SSL) or remove the setting",
             )
+
+
+def _unusable(setting: str, path: str | None, exc: Exception) -> KafkaSettingsError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return KafkaSettingsError(f"{PREFIX}{setting}", f"cannot use {path}: {reason}")

@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from common.config import Env
 from common.kafka import KafkaSettings
+from common.kafka_access import check_access
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,6 +48,7 @@ def describe(record: ConsumerRecord[bytes, bytes]) -> str:
 async def _tail(
     kafka: KafkaSettings, topic: str, limit: int, seconds: float
 ) -> tuple[int, list[ConsumerRecord[bytes, bytes]]]:
+    await check_access(kafka)
     partitions = await _partitions(kafka, topic)
     if not partitions:
         return 0, []

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from common import tracing
 from ingress import connections, handlers, middleware
 from ingress.context import CONTEXT, IngressContext
 from ingress.metrics import IngressMetrics
@@ -14,13 +18,26 @@ from ingress.ratelimit import RateLimiter
 from ingress.settings import IngressSettings
 from ingress.slots import Slots
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
-def create_app(settings: IngressSettings) -> web.Application:
-    app = web.Application(
-        client_max_size=settings.max_body_bytes,
-        middlewares=[connections.middleware, middleware.errors],
-    )
-    context = _context(settings)
+#: ``service.name`` of the ingress's spans unless ``OTEL_SERVICE_NAME`` says otherwise.
+SERVICE_NAME = "fedapay-bridge-ingress"
+
+
+def create_app(
+    settings: IngressSettings, tracer_provider: TracerProvider | None = None
+) -> web.Application:
+    """The ingress app. With tracing on (``OTEL_TRACES_EXPORTER``, or a ``tracer_provider``
+    given, as tests do) every request gets a server span continuing the request's
+    ``traceparent`` and every publish a producer span whose context rides in the record's
+    headers; with it off neither the middleware nor the spans exist."""
+    provider = tracer_provider or tracing.provider(settings.tracing, SERVICE_NAME)
+    middlewares: list[Middleware] = [connections.middleware, middleware.errors]
+    if provider is not None:
+        middlewares.insert(0, _tracing_middleware(provider))
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
+    context = _context(settings, provider)
     app[CONTEXT] = context
     app[connections.DEADLINES] = connections.HeaderDeadlines(
         settings.header_timeout, context.metrics.header_timeouts.inc
@@ -28,6 +45,29 @@ def create_app(settings: IngressSettings) -> web.Application:
     app.cleanup_ctx.append(_publisher_lifecycle)
     _routes(app.router)
     return app
+
+
+def _tracing_middleware(provider: TracerProvider) -> Middleware:
+    """opentelemetry-instrumentation-aiohttp-server's middleware, for this app only.
+
+    Its middleware reads module state (excluded URLs, semantic-convention mode, instruments)
+    that only ``AioHttpServerInstrumentor.instrument()`` sets, and ``instrument()`` also
+    replaces ``web.Application`` process-wide. Instrumenting and at once uninstrumenting
+    sets that state and puts ``web.Application`` back, so no other app gets spans.
+    """
+    from opentelemetry.instrumentation.aiohttp_server import (
+        AioHttpServerInstrumentor,
+        create_aiohttp_middleware,
+    )
+
+    instrumentor = AioHttpServerInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        with warnings.catch_warnings():  # its web.Application subclass, unused here
+            warnings.simplefilter("ignore", DeprecationWarning)
+            instrumentor.instrument(tracer_provider=provider)
+        instrumentor.uninstrument()
+    middleware: Middleware = create_aiohttp_middleware(provider)
+    return middleware
 
 
 def _routes(router: web.UrlDispatcher) -> None:
@@ -48,8 +88,8 @@ def _routes(router: web.UrlDispatcher) -> None:
     router.add_route("*", "/{path:.*}", handlers.not_found, expect_handler=expect)
 
 
-def _context(settings: IngressSettings) -> IngressContext:
-    metrics = IngressMetrics.create()
+def _context(settings: IngressSettings, provider: TracerProvider | None) -> IngressContext:
+    metrics = IngressMetrics.create(settings.endpoints)
     publisher = Publisher(
         PublisherConfig(
             kafka=settings.kafka,
@@ -60,6 +100,7 @@ def _context(settings: IngressSettings) -> IngressContext:
             compression=settings.compression,
         ),
         metrics,
+        tracer=None if provider is None else provider.get_tracer("ingress.publisher"),
     )
     limiter = (
         RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from common import logs
+from common import kafka_access, logs
 from ingress import server
 from ingress.app import create_app
 from ingress.settings import IngressSettings
@@ -36,6 +36,11 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             "kafka": settings.kafka.bootstrap_servers,
         },
     )
+    try:
+        loop.run_until_complete(kafka_access.check_access(settings.kafka))
+    except BaseException:
+        loop.close()
+        raise
     server.run(create_app(settings), settings, loop)
     return 0
 

@@ -104,3 +104,15 @@ class RequestTimeout(IngressError):
 class NotReady(IngressError):
     status = 503
     code = "not_ready"
+
+
+def codes(minimum_status: int = 0) -> frozenset[str]:
+    """The code of every error of the tree whose HTTP status is at least ``minimum_status``."""
+    found: set[str] = set()
+    pending: list[type[IngressError]] = [IngressError]
+    while pending:
+        kind = pending.pop()
+        pending.extend(kind.__subclasses__())
+        if kind.status >= minimum_status:
+            found.add(kind.code)
+    return frozenset(found)

@@ -33,7 +33,7 @@ from ingress.errors import (
     UnknownEndpoint,
 )
 from ingress.middleware import OUTCOME, accepted_response, error_response, json_response
-from ingress.records import Delivery, record_for
+from ingress.records import DLQ, Delivery, record_for
 from ingress.source import allowed, client_address, rate_key
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     record = record_for(delivery, context.settings.topics)
     await context.publisher.publish(record)
     request[OUTCOME] = record.kind
-    if record.kind == "dlq":
+    if record.kind == DLQ:
         log.warning("signed body is not a FedaPay event: sent to the DLQ")
     return accepted_response()
 

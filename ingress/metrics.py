@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ingress.errors import codes
+from ingress.records import KINDS
 
 M = TypeVar("M", Counter, Histogram)
 
@@ -34,13 +38,18 @@ class IngressMetrics:
         _bound(self._publish_children, self.publish_seconds, topic_kind).observe(seconds)
 
     @classmethod
-    def create(cls) -> IngressMetrics:
+    def create(cls, endpoints: Iterable[str] = ()) -> IngressMetrics:
+        """The metrics, with every outcome of each endpoint (the record kinds and the error
+        codes) and the publish latency of each record kind exported at 0 from the start: a
+        series that first appears at n shows no ``increase()`` of those n, so a first burst of
+        errors or DLQ records would be missing from the error share and the alerts."""
         registry = CollectorRegistry(auto_describe=True)
-        return cls(
+        metrics = cls(
             registry=registry,
             requests=Counter(
                 "fedapay_ingress_requests",
-                "Webhook requests by endpoint and outcome (accepted, dlq or an error code).",
+                "Webhook requests by endpoint and outcome: raw (accepted, an event), dlq "
+                "(accepted, a signed body that is no event) or the error code answered.",
                 ["endpoint", "outcome"],
                 registry=registry,
             ),
@@ -68,6 +77,12 @@ class IngressMetrics:
                 registry=registry,
             ),
         )
+        for kind in KINDS:
+            _bound(metrics._publish_children, metrics.publish_seconds, kind)
+        for endpoint in endpoints:
+            for outcome in sorted({*KINDS, *codes()}):
+                _bound(metrics._request_children, metrics.requests, endpoint, outcome)
+        return metrics
 
 
 def _bound(children: dict[tuple[str, ...], M], metric: M, *labels: str) -> M:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from aiokafka import AIOKafkaProducer
@@ -22,8 +22,11 @@ from aiokafka.errors import (
     ProducerFenced,
     UnknownProducerId,
 )
+from opentelemetry.trace import SpanKind, Tracer
 
-from common.kafka import KafkaSettings
+from common import tracing
+from common.kafka import KafkaSettings, KafkaSettingsError
+from common.kafka_access import check_access
 from ingress.deadline import Deadlines
 from ingress.errors import BrokerUnavailable
 from ingress.metrics import IngressMetrics
@@ -58,8 +61,12 @@ class PublisherConfig:
 
 
 class Publisher:
-    def __init__(self, config: PublisherConfig, metrics: IngressMetrics) -> None:
+    def __init__(
+        self, config: PublisherConfig, metrics: IngressMetrics, tracer: Tracer | None = None
+    ) -> None:
         self._config = config
+        #: ``None``: tracing off, and :meth:`publish` costs one comparison more.
+        self._tracer = tracer
         self._metrics = metrics
         self._producer: AIOKafkaProducer | None = None
         self._connecting: asyncio.Task[None] | None = None
@@ -85,6 +92,21 @@ class Publisher:
 
     async def publish(self, record: Record) -> None:
         """Return only once the broker acknowledged ``record`` (acks=all)."""
+        if self._tracer is None:
+            return await self._publish(record)
+        with self._tracer.start_as_current_span(
+            f"{record.topic} publish",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": record.topic,
+            },
+        ) as span:
+            traced = replace(record, headers=tracing.replace_trace_headers(record.headers, span))
+            return await self._publish(traced)
+
+    async def _publish(self, record: Record) -> None:
         producer = self._producer
         if producer is None:
             raise BrokerUnavailable(self._config.retry_after, "producer not connected")
@@ -165,10 +187,7 @@ class Publisher:
                 await producer.start()
             except KafkaError as exc:
                 await producer.stop()
-                log.warning(
-                    "kafka not reachable, retrying",
-                    extra={"error": type(exc).__name__, "retry_in_s": delay},
-                )
+                await self._explain(exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
@@ -176,6 +195,22 @@ class Publisher:
             self._set_healthy(True)
             log.info("kafka producer connected")
             return
+
+    async def _explain(self, exc: KafkaError, delay: float) -> None:
+        """Log why connecting failed: the setting to fix when the broker refused the settings
+        (it came up after the start-up check, or changed since), else that it is not reachable."""
+        try:
+            await check_access(self._config.kafka, timeout_s=min(self._config.timeout, 5.0))
+        except KafkaSettingsError as refused:
+            log.error(
+                "kafka refuses the settings, retrying",
+                extra={"setting": refused.setting, "problem": refused.problem, "retry_in_s": delay},
+            )
+            return
+        log.warning(
+            "kafka not reachable, retrying",
+            extra={"error": type(exc).__name__, "retry_in_s": delay},
+        )
 
     def _new_producer(self) -> AIOKafkaProducer:
         config = self._config

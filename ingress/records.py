@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from schemas import headers
 from schemas.envelope import MalformedEvent, parse
 from schemas.topics import Topics
+
+#: Record kinds, also the ``outcome`` label of an accepted request (ingress.metrics).
+RAW: Final = "raw"
+DLQ: Final = "dlq"
+KINDS: Final = (RAW, DLQ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,7 @@ class Delivery:
 def record_for(delivery: Delivery, topics: Topics) -> Record:
     """The raw-topic record of a signed delivery, or its DLQ record if it is no event."""
     common: dict[str, str | int] = {
+        headers.SOURCE: headers.SOURCE_WEBHOOK,
         headers.ENDPOINT: delivery.endpoint,
         headers.SIGNATURE_TIMESTAMP: delivery.signature_timestamp,
         headers.RECEIVED_AT_MS: delivery.received_at_ms,
@@ -46,7 +53,7 @@ def record_for(delivery: Delivery, topics: Topics) -> Record:
             headers=headers.encode(
                 {**common, headers.ERROR: exc.code, headers.ERROR_DETAIL: exc.detail}
             ),
-            kind="dlq",
+            kind=DLQ,
         )
     return Record(
         topic=topics.raw,
@@ -55,5 +62,5 @@ def record_for(delivery: Delivery, topics: Topics) -> Record:
         headers=headers.encode(
             {headers.EVENT_NAME: envelope.name, **common, headers.DEDUP_KEY: envelope.dedup_key}
         ),
-        kind="raw",
+        kind=RAW,
     )

@@ -9,6 +9,14 @@ Before any handler (allow-list, rate limit) runs, a connection is bounded by:
   byte after an answer (:mod:`ingress.connections`);
 - idle time between requests: ``KEEPALIVE_TIMEOUT_SECONDS`` (aiohttp's ``keepalive_timeout``).
 
+Shutting down (SIGTERM) first stops listening, then drains for ``DRAIN_SECONDS``:
+connections already open stay open, every answer carries ``Connection: close``, and a
+request a client wrote on a kept-alive connection just before the signal is read and
+answered instead of cut off (aiohttp's own shutdown closes idle connections at once, and a
+request still in the kernel's buffer then meets a closed connection). Then aiohttp's
+graceful shutdown: requests being handled finish (their publishes included), idle
+connections close, the producer stops.
+
 The body's time and the number of bodies read at once are bounded in the handler
 (:mod:`ingress.handlers`). The number of connections is not bounded here: a buffering
 proxy in front (see the README) remains the way to absorb a flood of them.
@@ -22,7 +30,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ingress.connections import DEADLINES
 from ingress.settings import IngressSettings
@@ -33,6 +41,9 @@ from ingress.settings import IngressSettings
 RECEIVE_BUFFER_BYTES = 32 * 1024
 #: aiohttp's ``read_bufsize``: a body buffered beyond twice this pauses reading.
 READ_BUFFER_BYTES = 16 * 1024
+#: How long a shutdown keeps open connections open, listener closed, to read and answer what
+#: their clients already sent (no wait when no connection is open).
+DRAIN_SECONDS = 1.0
 
 
 def runner_options(settings: IngressSettings) -> dict[str, Any]:
@@ -48,9 +59,24 @@ def runner_options(settings: IngressSettings) -> dict[str, Any]:
 
 
 @dataclass
+class Draining:
+    """Once set, every answer closes its connection (``Connection: close``)."""
+
+    active: bool = False
+
+    async def on_response_prepare(self, _: web.Request, response: web.StreamResponse) -> None:
+        """aiohttp sends this hook after it chose the ``Connection`` header: both are set here."""
+        if self.active:
+            response.force_close()
+            response.headers[hdrs.CONNECTION] = "close"
+
+
+@dataclass
 class Serving:
     runner: web.AppRunner
+    server: web.Server
     listener: asyncio.Server
+    draining: Draining
 
     @property
     def port(self) -> int:
@@ -58,8 +84,11 @@ class Serving:
         return port
 
     async def stop(self) -> None:
-        """Stop listening, then aiohttp's graceful shutdown (answers in flight finish)."""
+        """Stop listening, drain the open connections, then aiohttp's graceful shutdown."""
         self.listener.close()
+        self.draining.active = True
+        if self.server.connections:
+            await asyncio.sleep(DRAIN_SECONDS)
         await self.runner.cleanup()
 
 
@@ -71,6 +100,8 @@ async def start(
     handle_signals: bool = False,
 ) -> Serving:
     """Listen on ``settings.host`` and ``port`` (default ``settings.port``)."""
+    draining = Draining()
+    app.on_response_prepare.append(draining.on_response_prepare)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=handle_signals, **runner_options(settings)
     )
@@ -91,7 +122,7 @@ async def start(
         raise
     for sock in listener.sockets:  # inherited by accepted sockets: see RECEIVE_BUFFER_BYTES
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-    return Serving(runner, listener)
+    return Serving(runner, server, listener, draining)
 
 
 async def serve(app: web.Application, settings: IngressSettings) -> None:

@@ -18,9 +18,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from common.config import Env
+from common.config import Env, endpoint_setting
 from common.errors import ConfigError
 from common.kafka import KafkaSettings
+from common.tracing import TracingSettings
 from schemas.keys import ENDPOINT_NAME
 from schemas.topics import DEFAULT_PREFIX, Topics
 
@@ -56,6 +57,8 @@ class IngressSettings:
     log_level: str = "INFO"
     log_format: str = "json"
     uvloop: bool = False
+    #: From the standard ``OTEL_*`` variables (:mod:`common.tracing`): off by default.
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> IngressSettings:
@@ -93,6 +96,7 @@ class IngressSettings:
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             log_format=env.choice("LOG_FORMAT", "json", ("json", "text")),
             uvloop=env.flag("UVLOOP", cls.uvloop),
+            tracing=TracingSettings.from_environ(environ),
         )
 
 
@@ -111,7 +115,7 @@ def _endpoints(env: Env) -> dict[str, tuple[str, ...]]:
 
 
 def _secrets(env: Env, endpoint: str) -> tuple[str, ...]:
-    setting = f"WEBHOOK_{endpoint.upper().replace('-', '_')}_SECRETS"
+    setting = endpoint_setting(endpoint, "SECRETS")
     value = env.secret(setting)
     if value is None:
         raise ConfigError(env.var(setting), f"is required for webhook endpoint {endpoint!r}")

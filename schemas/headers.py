@@ -12,6 +12,19 @@ DEDUP_KEY: Final = "fedapay-dedup-key"
 #: On DLQ records: the stable error code and a short, payload-free description.
 ERROR: Final = "fedapay-error"
 ERROR_DETAIL: Final = "fedapay-error-detail"
+#: Where a raw record came from: :data:`SOURCE_WEBHOOK` (a signed delivery the ingress
+#: verified) or :data:`SOURCE_API` (fetched from FedaPay's API by ``reconcile``).
+SOURCE: Final = "fedapay-source"
+SOURCE_WEBHOOK: Final = "webhook"
+SOURCE_API: Final = "api"
+#: On records ``dlq redrive`` put back on the raw topic: ``<dlq topic>:<partition>:<offset>``.
+REDRIVEN_FROM: Final = "fedapay-redriven-from"
+#: W3C trace context (only with tracing on, see ``common.tracing``): the raw record carries the
+#: ingress's publish span, every output the worker's processing span.
+TRACEPARENT: Final = "traceparent"
+TRACESTATE: Final = "tracestate"
+#: Every header a propagator may write (``baggage`` with ``OTEL_PROPAGATORS``'s default).
+TRACE_HEADERS: Final = frozenset({TRACEPARENT, TRACESTATE, "baggage"})
 
 Headers = list[tuple[str, bytes]]
 

@@ -18,6 +18,8 @@ from typing import Any, Final, Literal, get_args
 
 import orjson
 
+from schemas import personal
+
 Status = Literal[
     "pending",
     "approved",
@@ -38,6 +40,8 @@ AnomalyKind = Literal[
     "conflicting_status",
     "unknown_status",
     "invalid_updated_at",
+    "status_drift",
+    "stale_delivery",
 ]
 
 ANOMALY_KINDS: Final[tuple[AnomalyKind, ...]] = get_args(AnomalyKind)
@@ -110,7 +114,9 @@ class NormalizedEvent(_Record):
     account_id: int | str | None = field(
         metadata=doc("The merchant account's id (account.id), kept instead of the account.")
     )
-    entity: dict[str, Any] = field(metadata=doc("The FedaPay entity exactly as delivered."))
+    entity: dict[str, Any] = field(
+        metadata=doc("The FedaPay entity as delivered. " + personal.describe())
+    )
     account: dict[str, Any] | None = field(
         default=None,
         metadata=doc(
@@ -162,6 +168,13 @@ class Anomaly(_Record):
     conflicting_status: two different statuses with the same updated_at.
     unknown_status, invalid_updated_at: the event cannot be placed in the
     timeline; the derived status is left unchanged.
+    status_drift: a record fetched from FedaPay's API (fedapay-source: api, by
+    reconcile) changed a status the worker had derived: the webhook of that
+    change never came (or has not come yet). The API's status is applied.
+    stale_delivery: only when the worker reports them
+    (FEDAPAY_BRIDGE_STALE_DELIVERY_ANOMALIES=true): a delivery older (by updated_at) than
+    the newest one known; from_* is the newest known, to_* the delivery; the derived status
+    is left unchanged.
     """
 
     kind: AnomalyKind = field(metadata=doc("What is wrong."))

@@ -47,6 +47,11 @@ class Topics:
     def anomalies(self) -> str:
         return f"{self.prefix}.anomalies"
 
+    @property
+    def reconcile_checkpoints(self) -> str:
+        """Compacted, keyed by endpoint: where the last complete ``reconcile`` pass ended."""
+        return f"{self.prefix}.reconcile.checkpoints"
+
     def for_event(self, name: str) -> str:
         """The per-type topic of an event name; unknown names share one topic."""
         if name in KNOWN_EVENTS:

@@ -7,6 +7,8 @@
 #   scripts/kafka.sh status           exit 0 if a broker answers on the port, 3 if not
 #   scripts/kafka.sh log              print the path of the broker's log file
 #   scripts/kafka.sh bootstrap        print host:port for clients
+#   scripts/kafka.sh client-env       print the bridge's FEDAPAY_BRIDGE_KAFKA_* settings for the
+#                                     SASL_SSL listener (only with KAFKA_SASL_SSL_PORT)
 #
 # Environment:
 #   KAFKA_PORT             client (PLAINTEXT) port on 127.0.0.1            default 9092
@@ -20,6 +22,17 @@
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker        default 60
 #   KAFKA_EXTRA_LISTENER   host:port of one more PLAINTEXT listener (named EXTRA), advertised
 #                          as given: e.g. an address pods of a local cluster reach (scripts/k8s.sh)
+#
+# Opt-in secured listener (off unless KAFKA_SASL_SSL_PORT is set; the PLAINTEXT listener stays):
+#   KAFKA_SASL_SSL_PORT    also listen with SASL_SSL (TLS + SCRAM-SHA-512) on 127.0.0.1:<port>.
+#                          At every start a throwaway CA (2 days) signs the broker's certificate
+#                          (IP 127.0.0.1, DNS localhost): KAFKA_STATE_DIR/tls/ca.crt is what
+#                          clients must trust. Needs openssl.
+#   KAFKA_SASL_USERNAME    the SCRAM-SHA-512 user created with the store     default bridge
+#   KAFKA_SASL_PASSWORD    its password                  default: random, made with the store
+#                          The user is created when the data folder is formatted, and kept with
+#                          it: a reused data folder keeps its user and password (KAFKA_SASL_* are
+#                          then ignored). Clients read the password from KAFKA_STATE_DIR/sasl/password.
 #
 # The jars (Kafka and its runtime dependencies plus a log4j2 backend) are fetched once with Maven
 # into .cache/kafka/<version>/libs; later runs use that folder and never touch the network.
@@ -48,7 +61,8 @@ CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((10#$PORT + 1))}"
 STATE_DIR="${KAFKA_STATE_DIR:-$ROOT/.cache/kafka/run-$PORT}"
 HEAP="${KAFKA_HEAP:--Xmx512m -Xms256m}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
-readonly PORT CONTROLLER_PORT STATE_DIR HEAP START_TIMEOUT
+SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-}"
+readonly PORT CONTROLLER_PORT STATE_DIR HEAP START_TIMEOUT SASL_SSL_PORT
 readonly HOST=127.0.0.1
 readonly PID_FILE="$STATE_DIR/broker.pid"
 readonly DATA_POINTER="$STATE_DIR/data-dir"
@@ -57,6 +71,12 @@ readonly CONSOLE_FILE="$STATE_DIR/console.log"
 # Marks a data folder as made by this script, so that `stop --purge` never removes anything else.
 readonly DATA_MARKER=".kafka-sh-data"
 readonly STARTED_MESSAGE="Kafka Server started"
+# The secured listener: its TLS files (remade at every start) and its SCRAM user.
+readonly TLS_DIR="$STATE_DIR/tls"
+readonly SASL_DIR="$STATE_DIR/sasl"
+readonly SASL_MECHANISM=SCRAM-SHA-512
+# In a data folder: the SCRAM user (first line) and password (second) it was formatted with.
+readonly SCRAM_MARKER=".kafka-sh-scram"
 
 die() {
   echo "kafka.sh: $*" >&2
@@ -64,7 +84,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -185,19 +205,23 @@ choose_data_dir() {
 }
 
 write_config() {
-  local data_dir="$1" extra="" extra_map=""
+  local data_dir="$1" listeners="PLAINTEXT://$HOST:$PORT" protocols="PLAINTEXT:PLAINTEXT"
+  if sasl_ssl_enabled; then
+    listeners+=",SASL_SSL://$HOST:$SASL_SSL_PORT"
+    protocols+=",SASL_SSL:SASL_SSL"
+  fi
   if [[ -n "${KAFKA_EXTRA_LISTENER:-}" ]]; then
-    extra=",EXTRA://$KAFKA_EXTRA_LISTENER"
-    extra_map=",EXTRA:PLAINTEXT"
+    listeners+=",EXTRA://$KAFKA_EXTRA_LISTENER"
+    protocols+=",EXTRA:PLAINTEXT"
   fi
   cat >"$data_dir/server.properties" <<EOF
 # Written by scripts/kafka.sh at every start; edits are lost.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT$extra
-advertised.listeners=PLAINTEXT://$HOST:$PORT$extra
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT$extra_map
+listeners=$listeners,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=$listeners
+listener.security.protocol.map=$protocols,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 log.dirs=$data_dir/kraft
@@ -217,17 +241,102 @@ num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
 EOF
+  if sasl_ssl_enabled; then
+    local jaas="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    cat >>"$data_dir/server.properties" <<EOF
+sasl.enabled.mechanisms=$SASL_MECHANISM
+listener.name.sasl_ssl.${SASL_MECHANISM,,}.sasl.jaas.config=$jaas
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$TLS_DIR/broker.pem
+listener.name.sasl_ssl.ssl.client.auth=none
+EOF
+  fi
+}
+
+# --- the SASL_SSL listener (opt-in) ----------------------------------------------------------
+
+sasl_ssl_enabled() { [[ -n "$SASL_SSL_PORT" ]]; }
+
+# A throwaway CA and the broker certificate it signs, remade at every start (valid 2 days).
+# The CA's key is deleted at once: nothing else can ever be signed by it.
+make_tls() {
+  command -v openssl >/dev/null || die "openssl is needed for the SASL_SSL listener"
+  rm -rf "$TLS_DIR"
+  mkdir -p "$TLS_DIR/work"
+  chmod 700 "$TLS_DIR"
+  local work="$TLS_DIR/work" ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+    "extendedKeyUsage=serverAuth" "subjectAltName=IP:$HOST,DNS:localhost" \
+    "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" >"$work/broker.ext"
+  {
+    openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=kafka.sh throwaway CA ($PORT)" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+      -keyout "$work/ca.key" -out "$TLS_DIR/ca.crt" &&
+      openssl req -new "${ec[@]}" -subj "/CN=$HOST" -keyout "$work/broker.key" \
+        -out "$work/broker.csr" &&
+      openssl x509 -req -in "$work/broker.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$work/ca.key" \
+        -CAcreateserial -days 2 -extfile "$work/broker.ext" -out "$work/broker.crt"
+  } >>"$CONSOLE_FILE" 2>&1 || die "openssl could not make the listener's certificates ($CONSOLE_FILE)"
+  # Kafka's PEM key store: the private key (PKCS#8, not encrypted), then the certificate chain.
+  cat "$work/broker.key" "$work/broker.crt" "$TLS_DIR/ca.crt" >"$TLS_DIR/broker.pem"
+  rm -rf "$work"
+}
+
+# Chooses the SCRAM user of a data folder about to be formatted: KAFKA_SASL_USERNAME and
+# KAFKA_SASL_PASSWORD, or bridge and a random password; kept in the folder (mode 600).
+new_scram_user() {
+  local data_dir="$1" user="${KAFKA_SASL_USERNAME:-bridge}" password="${KAFKA_SASL_PASSWORD:-}"
+  [[ "$user$password" =~ ^[A-Za-z0-9_.-]*$ ]] ||
+    die "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD may hold only letters, digits, _ . -"
+  if [[ -z "$password" ]]; then
+    password="$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  fi
+  (umask 077 && printf '%s\n%s\n' "$user" "$password" >"$data_dir/$SCRAM_MARKER")
+}
+
+# The --add-scram option of the store's format: the user of the data folder.
+scram_option() {
+  local user password
+  { read -r user && read -r password; } <"$1/$SCRAM_MARKER"
+  echo "$SASL_MECHANISM=[name=$user,password=$password]"
+}
+
+# Publishes the client side of the listener in the state folder: the user and the password.
+publish_scram_user() {
+  local data_dir="$1"
+  [[ -f "$data_dir/$SCRAM_MARKER" ]] || die "the data folder $data_dir was formatted without" \
+    "the SASL_SSL listener's user: use a new KAFKA_DATA_DIR (or none) with KAFKA_SASL_SSL_PORT"
+  rm -rf "$SASL_DIR"
+  (umask 077 && mkdir -p "$SASL_DIR" &&
+    sed -n 1p "$data_dir/$SCRAM_MARKER" >"$SASL_DIR/username" &&
+    sed -n 2p "$data_dir/$SCRAM_MARKER" >"$SASL_DIR/password")
+}
+
+# The bridge's settings for the SASL_SSL listener, one NAME=value a line (for `env` or a file).
+cmd_client_env() {
+  sasl_ssl_enabled || die "client-env needs KAFKA_SASL_SSL_PORT (the SASL_SSL listener's port)"
+  [[ -f "$SASL_DIR/password" && -f "$TLS_DIR/ca.crt" ]] ||
+    die "no SASL_SSL listener was started with KAFKA_PORT=$PORT (start one first)"
+  cat <<EOF
+FEDAPAY_BRIDGE_KAFKA_BOOTSTRAP_SERVERS=$HOST:$SASL_SSL_PORT
+FEDAPAY_BRIDGE_KAFKA_SECURITY_PROTOCOL=SASL_SSL
+FEDAPAY_BRIDGE_KAFKA_SASL_MECHANISM=$SASL_MECHANISM
+FEDAPAY_BRIDGE_KAFKA_SASL_USERNAME=$(<"$SASL_DIR/username")
+FEDAPAY_BRIDGE_KAFKA_SASL_PASSWORD_FILE=$SASL_DIR/password
+FEDAPAY_BRIDGE_KAFKA_SSL_CA_FILE=$TLS_DIR/ca.crt
+EOF
 }
 
 is_formatted() { [[ -f "$1/kraft/meta.properties" ]]; }
 
 format_store() {
   local data_dir="$1"
+  shift
   # A short-lived tool: the C1 compiler alone starts it faster.
   "$(java_bin)" -Xmx256m -XX:TieredStopAtLevel=1 \
     -Dkafka.logs.dir="$STATE_DIR" -Dlog4j2.configurationFile="$LOG4J2_CONFIG" \
     -cp "$ROOT/scripts/kafka:$LIBS/*" kafka.tools.StorageTool format \
-    --cluster-id "$(new_cluster_id)" --config "$data_dir/server.properties" \
+    --cluster-id "$(new_cluster_id)" --config "$data_dir/server.properties" "$@" \
     >>"$CONSOLE_FILE" 2>&1 || {
     tail -n 20 "$CONSOLE_FILE" >&2
     die "formatting the KRaft store in $data_dir failed"
@@ -271,7 +380,7 @@ wait_ready() {
       fail_start "$pid" "the broker exited during start-up (log: $LOG_FILE)"
     fi
     if grep -q "$STARTED_MESSAGE" < <(tail -c "+$((log_offset + 1))" "$LOG_FILE" 2>/dev/null) &&
-      kafka_answers "$PORT"; then
+      kafka_answers "$PORT" && { ! sasl_ssl_enabled || port_open "$SASL_SSL_PORT"; }; then
       return 0
     fi
     sleep 0.2
@@ -282,12 +391,19 @@ wait_ready() {
 print_endpoints() {
   echo "log:       $LOG_FILE"
   echo "bootstrap: $HOST:$PORT"
+  if sasl_ssl_enabled; then
+    echo "sasl_ssl:  $HOST:$SASL_SSL_PORT ($SASL_MECHANISM; settings: scripts/kafka.sh client-env)"
+  fi
 }
 
 cmd_start() {
   lock "$STATE_DIR/lock" 9
   local pid
   if kafka_answers "$PORT"; then
+    if sasl_ssl_enabled && ! port_open "$SASL_SSL_PORT"; then
+      die "a broker answers on $HOST:$PORT without the SASL_SSL listener on" \
+        "$HOST:$SASL_SSL_PORT: stop it first"
+    fi
     echo "A Kafka broker already answers on $HOST:$PORT: reusing it."
     print_endpoints
     return 0
@@ -301,6 +417,9 @@ cmd_start() {
   fi
   port_open "$PORT" && die "$HOST:$PORT is taken by something that is not a Kafka broker"
   port_open "$CONTROLLER_PORT" && die "controller port $HOST:$CONTROLLER_PORT is already taken"
+  if sasl_ssl_enabled && port_open "$SASL_SSL_PORT"; then
+    die "SASL_SSL port $HOST:$SASL_SSL_PORT is already taken"
+  fi
 
   fetch_libs
   local started data_dir log_offset=0
@@ -316,8 +435,15 @@ cmd_start() {
   write_config "$data_dir"
   if is_formatted "$data_dir"; then
     echo "Reusing the formatted data folder $data_dir"
+  elif sasl_ssl_enabled; then
+    new_scram_user "$data_dir"
+    format_store "$data_dir" --add-scram "$(scram_option "$data_dir")"
   else
     format_store "$data_dir"
+  fi
+  if sasl_ssl_enabled; then
+    publish_scram_user "$data_dir"
+    make_tls
   fi
   [[ -f "$LOG_FILE" ]] && log_offset="$(stat -c %s "$LOG_FILE")"
   launch "$data_dir"
@@ -409,6 +535,11 @@ main() {
   check_port "$PORT"
   check_port "$CONTROLLER_PORT"
   [[ "$PORT" != "$CONTROLLER_PORT" ]] || die "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ"
+  if sasl_ssl_enabled; then
+    check_port "$SASL_SSL_PORT"
+    [[ "$SASL_SSL_PORT" != "$PORT" && "$SASL_SSL_PORT" != "$CONTROLLER_PORT" ]] ||
+      die "KAFKA_SASL_SSL_PORT must differ from KAFKA_PORT and KAFKA_CONTROLLER_PORT"
+  fi
   local cmd="${1:-}"
   shift || true
   case "$cmd" in
@@ -417,6 +548,7 @@ main() {
     status) cmd_status ;;
     log) echo "$LOG_FILE" ;;
     bootstrap) echo "$HOST:$PORT" ;;
+    client-env) cmd_client_env ;;
     *) usage ;;
   esac
 }

@@ -9,6 +9,7 @@ cd "$ROOT"
 
 scripts/setup.sh
 if [[ -x scripts/helm.sh ]]; then scripts/helm.sh >/dev/null; fi
+if [[ -x scripts/prometheus.sh ]]; then scripts/prometheus.sh >/dev/null; fi
 
 # shellcheck disable=SC1091
 source .venv/bin/activate

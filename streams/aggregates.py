@@ -39,6 +39,7 @@ from typing import Any, Final
 
 import orjson
 
+from streams.codec import CorruptValue
 from streams.pipeline import Delivery, OutputKind, Plan
 from streams.state_machine import Outcome
 
@@ -119,16 +120,16 @@ def encode(counters: Mapping[str, int]) -> bytes:
 
 
 def decode(value: bytes) -> Counters:
-    """A stored window; ``ValueError`` when it is not one."""
+    """A stored window; :class:`~streams.codec.CorruptValue` when it is not one."""
     try:
         document = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc.msg}") from None
+        raise CorruptValue(f"metric window: not JSON: {exc.msg}") from None
     if not isinstance(document, dict) or document.get("v") != 1:
-        raise ValueError("unknown metric window version")
+        raise CorruptValue("metric window: unknown version")
     counters = document.get("c")
     if not isinstance(counters, dict):
-        raise ValueError("unknown metric window version")
+        raise CorruptValue("metric window: unknown version")
     return {str(k): int(v) for k, v in counters.items() if isinstance(v, int)}
 
 

@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Mapping
 
-from common import logs
+from common import kafka_access, logs
 from common.config import Env
 from common.errors import ConfigError
 from streams import provision, query_cli, tables
@@ -94,6 +94,7 @@ async def prepare_topics(settings: WorkerSettings) -> int:
     the contract has fewer partitions than it: outputs go to the raw record's
     partition number.
     """
+    await kafka_access.check_access(settings.kafka)
     names = [spec.name for spec in _worker_topics(settings, settings.topic_partitions)]
     counts = await provision.partition_counts(settings.kafka, names)
     if settings.create_topics and len(counts) < len(names):
@@ -134,7 +135,7 @@ def run_topics_create(args: argparse.Namespace, environ: Mapping[str, str]) -> i
         replication,
         app_id=None if args.no_changelogs else settings.app_id,
     )
-    report = asyncio.run(provision.ensure_topics(settings.kafka, specs))
+    report = asyncio.run(_create_topics(settings, specs))
     for spec in specs:
         state = "created" if spec.name in report.created else "exists"
         policy = spec.config.get("cleanup.policy", "delete")
@@ -142,6 +143,13 @@ def run_topics_create(args: argparse.Namespace, environ: Mapping[str, str]) -> i
     for name, count in sorted(report.partition_mismatch.items()):
         sys.stdout.write(f"warning: {name} has {count} partitions, not {partitions}\n")
     return 1 if report.partition_mismatch else 0
+
+
+async def _create_topics(
+    settings: WorkerSettings, specs: list[provision.TopicSpec]
+) -> provision.ProvisionReport:
+    await kafka_access.check_access(settings.kafka)
+    return await provision.ensure_topics(settings.kafka, specs)
 
 
 def _positive(text: str) -> int:

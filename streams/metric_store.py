@@ -30,6 +30,7 @@ from typing import Final
 from schemas import keys
 from streams import aggregates
 from streams.aggregates import Counters
+from streams.codec import CorruptValue
 from streams.staging import DurableTable, StagedTable
 from streams.windows import Resolution
 
@@ -146,7 +147,7 @@ class MetricStore:
                 continue
             try:
                 counters = aggregates.decode(value)
-            except ValueError:
+            except CorruptValue:
                 self.corrupt += 1
                 continue
             aggregates.merge(merged.setdefault(found.start_ms, {}), counters)
@@ -161,7 +162,7 @@ class MetricStore:
             return dict(recent[1])
         try:
             return aggregates.decode(value)
-        except ValueError:
+        except CorruptValue:
             self.corrupt += 1
             log.warning("unreadable metric window replaced")
             return {}

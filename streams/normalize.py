@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas import personal
 from schemas.envelope import Envelope
 from schemas.records import NormalizedEvent
 from streams.clock import iso_ms
@@ -21,11 +22,18 @@ def account_id(body: dict[str, Any]) -> int | str | None:
 
 
 def normalize(
-    envelope: Envelope, *, received_at_ms: int, endpoint: str | None, keep_account: bool
+    envelope: Envelope,
+    *,
+    received_at_ms: int,
+    endpoint: str | None,
+    keep_account: bool,
+    keep_personal: bool = False,
 ) -> NormalizedEvent:
-    """The normalized event: the account reduced to its id unless ``keep_account``."""
+    """The normalized event: the account reduced to its id unless ``keep_account``, the
+    entity's personal fields (:mod:`schemas.personal`) set to null unless ``keep_personal``."""
     body = envelope.body
     account = body.get("account")
+    entity: dict[str, Any] = body["entity"]
     return NormalizedEvent(
         name=envelope.name,
         object=envelope.object,
@@ -36,7 +44,7 @@ def normalize(
         received_at=iso_ms(received_at_ms),
         endpoint=endpoint,
         account_id=account_id(body),
-        entity=body["entity"],
+        entity=entity if keep_personal else personal.redact(envelope.object, entity),
         account=account if keep_account and isinstance(account, dict) else None,
     )
 

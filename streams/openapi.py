@@ -1,36 +1,31 @@
 """The OpenAPI 3.1 document of the workers' HTTP API, served at ``/openapi.json``.
 
 Written by hand next to :mod:`streams.web` (the routes) and
-:mod:`streams.query` (the parameters and documents); a test checks that every
+:mod:`streams.query` (the parameters and documents); the error answers come from
+:mod:`streams.errors` (status, code, description, body). A test checks that every
 route is documented and a schemathesis run checks the server against it.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
 from schemas import keys
+from streams.errors import (
+    Ambiguous,
+    BadQuery,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    WorkerError,
+)
 from streams.query import FILTERS, MAX_MINUTES, TRANSACTION_ID
 from streams.windows import Resolution
 
 _COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
-_ERROR = {
-    "type": "object",
-    "required": ["error", "detail"],
-    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
-}
-
-_AMBIGUOUS = {
-    "type": "object",
-    "required": ["error", "detail", "endpoints"],
-    "properties": {
-        "error": {"const": "ambiguous"},
-        "detail": {"type": "string"},
-        "endpoints": {"type": "array", "items": {"type": "string"}},
-    },
-}
-
 _SUMMARY: dict[str, Any] = {
     "type": "object",
     "required": ["deliveries", "events_total", "events", "duplicates_total", "duplicates"],
@@ -109,32 +104,34 @@ def _param(name: str, description: str, *, required: bool = False, **schema: Any
     }
 
 
-def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
-    descriptions = {
-        400: "Invalid parameter.",
-        404: "Not found.",
-        409: "The transaction id exists on several endpoints and none was chosen: the answer "
-        "lists them in `endpoints`; ask again with `?endpoint=`.",
-        401: "No valid `Authorization: Bearer <token>` header (the workers' "
-        "FEDAPAY_BRIDGE_QUERY_TOKEN).",
-        403: "This worker has no query token configured: its query API is off.",
-        503: "A partition has no reachable worker now (rebalancing); retry.",
-    }
+def _responses(ok: dict[str, Any], *errors: type[WorkerError]) -> dict[str, Any]:
     responses: dict[str, Any] = {
         "200": {"description": "OK", "content": {"application/json": {"schema": ok}}}
     }
-    for code in codes:
-        schema = _AMBIGUOUS if code == 409 else _ERROR
-        responses[str(code)] = {
-            "description": descriptions[code],
-            "content": {"application/json": {"schema": schema}},
+    for error in sorted(errors, key=lambda error: error.status):
+        responses[str(error.status)] = {
+            "description": inspect.getdoc(error),
+            "content": {"application/json": {"schema": _error_schema(error)}},
         }
     return responses
 
 
-def _guarded(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
-    """The responses of a route behind the query token (401 and 403 besides ``codes``)."""
-    return _responses(ok, *sorted({*codes, 401, 403}))
+def _error_schema(error: type[WorkerError]) -> dict[str, Any]:
+    """The body of :meth:`WorkerError.document` for ``error``."""
+    return {
+        "type": "object",
+        "required": ["error", "reason", *error.fields],
+        "properties": {
+            "error": {"const": error.code},
+            "reason": {"type": "string"},
+            **error.fields,
+        },
+    }
+
+
+def _guarded(ok: dict[str, Any], *errors: type[WorkerError]) -> dict[str, Any]:
+    """The responses of a route behind the query token (401 and 403 besides ``errors``)."""
+    return _responses(ok, *errors, Unauthorized, Forbidden)
 
 
 def _endpoint(what: str) -> dict[str, Any]:
@@ -255,7 +252,7 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                     "operationId": "queryRange",
                     "summary": "Metrics per window over a time range",
                     "parameters": [*window_params, *_filters()],
-                    "responses": _guarded(range_schema, 400, 503),
+                    "responses": _guarded(range_schema, BadQuery, Unavailable),
                 }
             },
             "/query/summary": {
@@ -272,7 +269,7 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                         ),
                         *_filters(),
                     ],
-                    "responses": _guarded(summary_schema, 400, 503),
+                    "responses": _guarded(summary_schema, BadQuery, Unavailable),
                 }
             },
             "/transactions/{id}": {
@@ -294,7 +291,9 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                             "when it exists on several."
                         ),
                     ],
-                    "responses": _guarded(transaction_schema, 400, 404, 409, 503),
+                    "responses": _guarded(
+                        transaction_schema, BadQuery, NotFound, Ambiguous, Unavailable
+                    ),
                 }
             },
             "/internal/windows": {
@@ -322,8 +321,8 @@ def document(resolutions: Sequence[Resolution]) -> dict[str, Any]:
                                 },
                             },
                         },
-                        400,
-                        503,
+                        BadQuery,
+                        Unavailable,
                     ),
                 }
             },

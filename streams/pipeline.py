@@ -16,13 +16,19 @@ of status and anomaly records ``<endpoint>:<transaction id>``, so live and
 sandbox never share a dedup entry or a transaction. A raw record whose
 ``fedapay-endpoint`` header is not an endpoint name goes to the DLQ
 (``invalid_endpoint``).
+
+A record fetched from FedaPay's API (``fedapay-source: api``, written by
+``reconcile``) is planned exactly like a webhook delivery (same key, same dedup
+key, so whichever arrives first is the one emitted); when it changes a status
+the worker had already derived, a ``status_drift`` anomaly says that the
+webhook of that change never came.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from schemas import headers, keys
@@ -31,7 +37,7 @@ from schemas.records import Anomaly, StatusRecord
 from schemas.topics import Topics
 from streams import dedup, normalize
 from streams.dedup import SeenEntry
-from streams.state_machine import Outcome, TransactionState, advance
+from streams.state_machine import Outcome, Step, TransactionState, advance
 
 HeaderList = tuple[tuple[str, bytes], ...]
 
@@ -73,6 +79,13 @@ class Delivery:
     received_at_ms: int
     #: The endpoint of the key (:func:`schemas.keys.endpoint_of`): ``-`` without the header.
     endpoint: str
+    #: The ``fedapay-source`` header (``None``: absent, a record older than the header).
+    source: str | None = None
+
+    @property
+    def from_api(self) -> bool:
+        """Fetched from FedaPay's API by ``reconcile`` rather than delivered by a webhook."""
+        return self.source == headers.SOURCE_API
 
     @property
     def dedup_key(self) -> str:
@@ -111,6 +124,10 @@ class PipelineConfig:
     topics: Topics
     dedup_window_ms: int
     keep_account: bool = False
+    #: ``PERSONAL_DATA=keep``: pass the entity's personal fields on (default: null them).
+    keep_personal: bool = False
+    #: ``STALE_DELIVERY_ANOMALIES``: a ``stale_delivery`` anomaly for each stale delivery.
+    report_stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +158,7 @@ def read(record: RawRecord, topics: Topics) -> Delivery | Output:
         record=record,
         received_at_ms=_received_at(meta.get(headers.RECEIVED_AT_MS), record.timestamp_ms),
         endpoint=endpoint,
+        source=meta.get(headers.SOURCE),
     )
 
 
@@ -172,10 +190,14 @@ def plan(
     outputs = [_event_output(delivery, config)]
     if not delivery.is_transaction:
         return Plan(outputs=tuple(outputs), seen=decision.entry, duplicate=False)
-    step = advance(state, normalize.observation(delivery.envelope, delivery.record_endpoint))
+    observation = normalize.observation(delivery.envelope, delivery.record_endpoint)
+    step = drift(delivery, state, advance(state, observation))
     if step.status_record is not None:
         outputs.append(_status_output(delivery, step.status_record, config.topics))
-    outputs.extend(_anomaly_output(delivery, anomaly, config.topics) for anomaly in step.anomalies)
+    anomalies = step.anomalies
+    if config.report_stale and step.outcome is Outcome.STALE and state is not None:
+        anomalies = (*anomalies, stale_anomaly(state, delivery))
+    outputs.extend(_anomaly_output(delivery, anomaly, config.topics) for anomaly in anomalies)
     changed = step.state if step.state is not state else None
     return Plan(
         outputs=tuple(outputs),
@@ -186,12 +208,59 @@ def plan(
     )
 
 
+def drift(delivery: Delivery, before: TransactionState | None, step: Step) -> Step:
+    """``step`` plus a ``status_drift`` anomaly when an API-sourced record changed a status
+    the worker had derived (the webhook of that change never came)."""
+    record = step.status_record
+    if not delivery.from_api or record is None or record.previous_status is None:
+        return step
+    anomaly = Anomaly(
+        kind="status_drift",
+        transaction_id=record.transaction_id,
+        endpoint=record.endpoint,
+        from_status=record.previous_status,
+        to_status=record.status,
+        from_updated_at=None if before is None else before.updated_at,
+        to_updated_at=record.updated_at,
+        event=record.event,
+        dedup_key=record.dedup_key,
+        applied=True,
+        detail=(
+            f"FedaPay's API shows {record.status} where the webhooks left "
+            f"{record.previous_status}: the webhook of this change never came"
+        ),
+    )
+    state = step.state
+    counted = None if state is None else replace(state, anomalies=state.anomalies + 1)
+    return replace(step, state=counted, anomalies=(*step.anomalies, anomaly))
+
+
+def stale_anomaly(state: TransactionState, delivery: Delivery) -> Anomaly:
+    """The ``stale_delivery`` anomaly of a delivery older than the newest one ``state`` knows."""
+    envelope = delivery.envelope
+    status = envelope.body["entity"].get("status")
+    return Anomaly(
+        kind="stale_delivery",
+        transaction_id=envelope.entity_id,
+        endpoint=delivery.record_endpoint,
+        from_status=state.status,
+        to_status=status if isinstance(status, str) else None,
+        from_updated_at=state.updated_at,
+        to_updated_at=envelope.updated_at or None,
+        event=envelope.name,
+        dedup_key=delivery.dedup_key,
+        applied=False,
+        detail="delivered after a newer event of the transaction; the derived status is kept",
+    )
+
+
 def _event_output(delivery: Delivery, config: PipelineConfig) -> Output:
     event = normalize.normalize(
         delivery.envelope,
         received_at_ms=delivery.received_at_ms,
         endpoint=delivery.record_endpoint,
         keep_account=config.keep_account,
+        keep_personal=config.keep_personal,
     )
     return Output(
         OutputKind.EVENT,

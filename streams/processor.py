@@ -27,9 +27,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from opentelemetry.trace import SpanKind, Tracer
+
+from common import tracing
 from schemas import headers, keys
 from streams import aggregates, codec, dedup
 from streams.dedup import SeenEntry
@@ -134,8 +137,12 @@ class Processor:
         retry_backoff_s: float = 0.5,
         metrics: MetricStore | None = None,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        tracer: Tracer | None = None,
     ) -> None:
         self.retry_backoff_s = retry_backoff_s
+        #: With tracing on: each record's processing is a span continuing the raw record's
+        #: trace, and its outputs carry that span's context (``None``: off).
+        self.tracer = tracer
         #: The metric windows (see :mod:`streams.metric_store`); ``None``: not kept.
         self.metrics = metrics
         #: Wall clock, only for the ingress-to-emit latency.
@@ -183,9 +190,34 @@ class Processor:
     def decide(self, records: Sequence[RawRecord]) -> Batch:
         """Decide every record in order, staging its table writes; nothing is sent."""
         batch = Batch()
-        for record in records:
-            batch.add(record.partition, self._stage(record, batch))
+        if self.tracer is None:
+            for record in records:
+                batch.add(record.partition, self._stage(record, batch))
+        else:
+            for record in records:
+                batch.add(record.partition, self._traced(self.tracer, record, batch))
         return batch
+
+    def _traced(self, tracer: Tracer, record: RawRecord, batch: Batch) -> Sequence[Output]:
+        """:meth:`_stage` in a span that continues the raw record's trace; the outputs carry
+        the span's context instead of any trace headers they had."""
+        with tracer.start_as_current_span(
+            f"{self.config.topics.raw} process",
+            context=tracing.extract(record.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": self.config.topics.raw,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+            },
+        ) as span:
+            outputs = self._stage(record, batch)
+            return [
+                replace(o, headers=tuple(tracing.replace_trace_headers(o.headers, span)))
+                for o in outputs
+            ]
 
     async def _complete(self, batch: Batch, run: Callable[[Step, str], Awaitable[None]]) -> None:
         """The durability steps of ``batch``, in the order that makes a crash safe."""

@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from common.errors import BridgeError
 from schemas import keys
 from streams import aggregates
 from streams.aggregates import Counters
 from streams.clock import iso_ms, parse_ms
+from streams.errors import BadQuery
 from streams.state_machine import TransactionState
 from streams.windows import Resolution
 
@@ -32,15 +32,6 @@ MAX_TIME_MS: Final = 253_402_300_799_999
 MAX_PARTITIONS: Final = 100_000
 #: A FedaPay transaction id: ``entity.id``, an integer (e.g. ``235879``), as its digits.
 TRANSACTION_ID: Final = re.compile(r"[0-9]{1,20}")
-
-
-class BadQuery(BridgeError):
-    """A query parameter is missing or invalid (HTTP 400)."""
-
-    def __init__(self, parameter: str, problem: str) -> None:
-        super().__init__(f"{parameter}: {problem}")
-        self.parameter = parameter
-        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,16 +218,6 @@ def transaction_document(state: TransactionState) -> dict[str, Any]:
         "stale_deliveries": state.stale_deliveries,
         "anomalies": state.anomalies,
         "history": [{"status": p.status, "updated_at": p.updated_at} for p in state.history],
-    }
-
-
-def ambiguous_document(transaction_id: str, endpoints: Sequence[str]) -> dict[str, Any]:
-    """The 409 answer: the id exists on several endpoints and none was chosen."""
-    return {
-        "error": "ambiguous",
-        "detail": f"transaction {transaction_id} exists on several endpoints: choose one "
-        "with ?endpoint=",
-        "endpoints": list(endpoints),
     }
 
 

@@ -105,7 +105,7 @@ def fetch(
         try:
             return exc.code, json.loads(exc.read())
         except ValueError:
-            return exc.code, {"error": "http", "detail": str(exc.reason)}
+            return exc.code, {"error": "http", "reason": str(exc.reason)}
 
 
 def _answer(
@@ -128,7 +128,7 @@ def _answer(
     elif status == 200:
         sys.stdout.write(render(document))
     else:
-        sys.stderr.write(f"{status} {document.get('error')}: {document.get('detail')}\n")
+        sys.stderr.write(f"{status} {document.get('error')}: {document.get('reason')}\n")
         if document.get("endpoints"):
             sys.stderr.write(f"endpoints: {', '.join(document['endpoints'])} (use --endpoint)\n")
     return 0 if status == 200 else 1

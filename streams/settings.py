@@ -25,6 +25,13 @@ PROCESSING_GUARANTEE              ``at_least_once``    ``at_least_once`` (idempo
 KEEP_ACCOUNT                      ``false``            keep the merchant ``account`` object in
                                                        normalized events (personal data) instead
                                                        of only ``account_id``
+PERSONAL_DATA                     ``redact``           ``redact`` sets the entity's personal
+                                                       fields (:mod:`schemas.personal`) to null
+                                                       in normalized events; ``keep`` passes
+                                                       them on (the raw topic always keeps them)
+STALE_DELIVERY_ANOMALIES          ``false``            emit a ``stale_delivery`` anomaly for every
+                                                       delivery older than the newest known
+                                                       (they are always counted)
 TOPIC_PARTITIONS                  ``6``                partitions of topics the worker creates
 TOPIC_REPLICATION_FACTOR          ``1``                replication factor of topics it creates
 CREATE_TOPICS                     ``true``             create missing topics at start (never
@@ -66,6 +73,8 @@ from typing import Final
 from common.config import Env
 from common.errors import ConfigError
 from common.kafka import KafkaSettings
+from common.tracing import TracingSettings
+from schemas import personal
 from schemas.topics import DEFAULT_PREFIX, Topics
 from streams.windows import DEFAULT_SPEC, Resolution, parse_resolutions
 
@@ -89,6 +98,8 @@ class WorkerSettings:
     data_dir: Path = Path("fedapay-bridge-data")
     processing_guarantee: str = "at_least_once"
     keep_account: bool = False
+    personal_data: str = personal.DEFAULT_POLICY
+    stale_delivery_anomalies: bool = False
     topic_partitions: int = 6
     topic_replication_factor: int = 1
     create_topics: bool = True
@@ -108,6 +119,8 @@ class WorkerSettings:
     query_allow_unauthenticated: bool = False
     log_level: str = "INFO"
     log_format: str = "json"
+    #: From the standard ``OTEL_*`` variables (:mod:`common.tracing`): off by default.
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @classmethod
     def from_env(cls, env: Env) -> WorkerSettings:
@@ -128,6 +141,10 @@ class WorkerSettings:
                 "PROCESSING_GUARANTEE", cls.processing_guarantee, GUARANTEES
             ),
             keep_account=env.flag("KEEP_ACCOUNT", cls.keep_account),
+            personal_data=env.choice("PERSONAL_DATA", cls.personal_data, personal.POLICIES),
+            stale_delivery_anomalies=env.flag(
+                "STALE_DELIVERY_ANOMALIES", cls.stale_delivery_anomalies
+            ),
             topic_partitions=env.integer("TOPIC_PARTITIONS", cls.topic_partitions, minimum=1),
             topic_replication_factor=env.integer(
                 "TOPIC_REPLICATION_FACTOR", cls.topic_replication_factor, minimum=1
@@ -154,6 +171,7 @@ class WorkerSettings:
             ),
             log_level=env.choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
             log_format=env.choice("LOG_FORMAT", cls.log_format, LOG_FORMATS),
+            tracing=TracingSettings.from_environ(env.environ),
         )
 
     @property
@@ -170,6 +188,10 @@ class WorkerSettings:
     @property
     def dedup_sweep_interval_ms(self) -> int:
         return self.dedup_sweep_interval_seconds * 1000
+
+    @property
+    def keep_personal(self) -> bool:
+        return self.personal_data == "keep"
 
     @property
     def exactly_once(self) -> bool:

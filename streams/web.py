@@ -41,13 +41,13 @@ from aiohttp import web as aiohttp_web
 from faust.web import Request, Response, View
 from yarl import URL
 
-from common.errors import BridgeError
 from schemas import keys
 from streams import codec, openapi, prom, query, routing, tables
 from streams.aggregates import Counters, merge
+from streams.errors import Ambiguous, Forbidden, NotFound, Unauthorized, Unavailable, WorkerError
 from streams.metric_store import MetricStore
 from streams.processor import ProcessorStats
-from streams.query import BadQuery, WindowQuery
+from streams.query import WindowQuery
 from streams.windows import Resolution
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,6 @@ ROUTED_HEADER = "x-fedapay-bridge-routed"
 #: The paths answered without a token (probes and Prometheus scrapes).
 OPEN_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 Handler = Callable[[View, Request], Awaitable[Response]]
-
-
-class Unavailable(BridgeError):
-    """The answer needs a partition no reachable worker serves now (HTTP 503)."""
 
 
 class QueryService:
@@ -239,26 +235,6 @@ def _json(web: View, document: Any, status: int = 200) -> Response:
     return web.bytes(orjson.dumps(document), content_type="application/json", status=status)
 
 
-def _error(web: View, status: int, error: str, detail: str) -> Response:
-    return _json(web, {"error": error, "detail": detail}, status)
-
-
-def _guarded(handler: Handler) -> Handler:
-    """Map :class:`BadQuery` to 400 and :class:`Unavailable` to 503."""
-
-    async def guarded(view: View, request: Request, **match: Any) -> Response:
-        try:
-            return await handler(view, request, **match)
-        except BadQuery as exc:
-            return _error(view, 400, "bad_request", str(exc))
-        except Unavailable as exc:
-            return _error(view, 503, "unavailable", str(exc))
-
-    guarded.__name__ = handler.__name__
-    guarded.__doc__ = handler.__doc__
-    return guarded
-
-
 def register(
     app: faust.App,
     service: QueryService,
@@ -298,9 +274,9 @@ def register(
         found = service.local_transaction(id, endpoint)
         if found is None:
             where = "" if endpoint is None else f" on endpoint {endpoint}"
-            return _error(view, 404, "not_found", f"no transaction with this id{where}")
+            raise NotFound(f"no transaction with this id{where}")
         if isinstance(found, list):
-            return _json(view, query.ambiguous_document(id, found), 409)
+            raise Ambiguous(id, found)
         return _json(view, found)
 
     async def healthz(view: View, request: Request) -> Response:
@@ -329,16 +305,37 @@ def register(
         "/openapi.json": openapi_document,
     }
     for path, handler in routes.items():
-        app.page(path, name=f"fedapay_{handler.__name__}")(_guarded(handler))
+        app.page(path, name=f"fedapay_{handler.__name__}")(handler)
     web_app: aiohttp_web.Application = cast(Any, app.web).web_app
-    web_app.middlewares.append(access_middleware(service))
+    web_app.middlewares.extend((errors_middleware, access_middleware(service)))
 
 
-def _refusal(status: int, error: str, detail: str) -> aiohttp_web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="fedapay-bridge"'} if status == 401 else {}
-    body = orjson.dumps({"error": error, "detail": detail})
+AiohttpHandler = Callable[[aiohttp_web.Request], Awaitable[aiohttp_web.StreamResponse]]
+
+
+@aiohttp_web.middleware
+async def errors_middleware(
+    request: aiohttp_web.Request, handler: AiohttpHandler
+) -> aiohttp_web.StreamResponse:
+    """The one place a :class:`~streams.errors.WorkerError` becomes an answer; anything else
+    raised by a route is logged and answered as one (500)."""
+    try:
+        return await handler(request)
+    except aiohttp_web.HTTPException:
+        raise
+    except WorkerError as exc:
+        return _error_answer(exc)
+    except Exception:
+        log.exception("query route failed", extra={"path": request.path})
+        return _error_answer(WorkerError("the worker failed to answer; see its log"))
+
+
+def _error_answer(error: WorkerError) -> aiohttp_web.Response:
     return aiohttp_web.Response(
-        body=body, status=status, content_type="application/json", headers=headers
+        body=orjson.dumps(error.document()),
+        status=error.status,
+        content_type="application/json",
+        headers=error.headers,
     )
 
 
@@ -348,19 +345,16 @@ def access_middleware(service: QueryService) -> Any:
 
     @aiohttp_web.middleware
     async def access(
-        request: aiohttp_web.Request,
-        handler: Callable[[aiohttp_web.Request], Awaitable[aiohttp_web.StreamResponse]],
+        request: aiohttp_web.Request, handler: AiohttpHandler
     ) -> aiohttp_web.StreamResponse:
         if request.method in ("GET", "HEAD") and request.path in OPEN_PATHS:
             return await handler(request)
         if service.auth == "off":
-            return _refusal(
-                403,
-                "forbidden",
-                "no query token is configured on this worker (FEDAPAY_BRIDGE_QUERY_TOKEN)",
+            raise Forbidden(
+                "no query token is configured on this worker (FEDAPAY_BRIDGE_QUERY_TOKEN)"
             )
         if not service.authorized(request.headers.get("Authorization")):
-            return _refusal(401, "unauthorized", "a valid Authorization: Bearer token is required")
+            raise Unauthorized("a valid Authorization: Bearer token is required")
         return await handler(request)
 
     return access

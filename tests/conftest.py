@@ -1,4 +1,5 @@
-"""Shared fixtures: the Kafka broker of the test session and per-test topic isolation."""
+"""Shared fixtures: the Kafka broker of the test session and per-test topic isolation; the
+hypothesis profile of every test."""
 
 from __future__ import annotations
 
@@ -10,10 +11,17 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.kafka_broker import BOOTSTRAP_VARIABLE, LocalBroker, free_port, local_broker
 
 CONTAINER_IMAGE = "confluentinc/cp-kafka:7.6.0"
+
+# Hypothesis' per-example deadline and its "too slow" health check time the machine, not the
+# code: on 2 cores shared with a broker and other suites an example can take seconds. The
+# properties stay; only those two timers are off for every test (a test may still set its own).
+settings.register_profile("bridge", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("bridge")
 
 
 def _docker_usable() -> bool:

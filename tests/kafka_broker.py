@@ -25,6 +25,9 @@ _OWN_VARIABLES = (
     "KAFKA_CONTROLLER_PORT",
     "KAFKA_DATA_DIR",
     "KAFKA_STATE_DIR",
+    "KAFKA_SASL_SSL_PORT",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
     "KAFKA_EXTRA_LISTENER",
 )
 #: The script waits up to 60 s for a start and 30 s for a stop; the first start also fetches jars.
@@ -48,7 +51,10 @@ class LocalBroker:
 
     With `data_dir`, the data survives `stop()` and is served again by the next `start()`;
     without it, every start begins empty. `state_dir` holds the pid file and the log
-    (default: the script's per-port folder under .cache/kafka).
+    (default: the script's per-port folder under .cache/kafka). With `sasl_ssl_port` it also
+    listens with SASL_SSL (TLS from a throwaway CA, a SCRAM-SHA-512 user) on that port:
+    :meth:`client_settings` are the bridge's settings for it. `jvm_options` replaces
+    KAFKA_JVM_OPTS.
     """
 
     def __init__(
@@ -58,6 +64,8 @@ class LocalBroker:
         *,
         controller_port: int | None = None,
         state_dir: Path | None = None,
+        sasl_ssl_port: int | None = None,
+        jvm_options: str | None = None,
         extra_listener: str | None = None,
     ) -> None:
         self.port = port
@@ -66,6 +74,8 @@ class LocalBroker:
         self.data_dir = data_dir
         self.controller_port = controller_port
         self.state_dir = state_dir
+        self.sasl_ssl_port = sasl_ssl_port
+        self.jvm_options = jvm_options
 
     @property
     def bootstrap(self) -> str:
@@ -74,6 +84,12 @@ class LocalBroker:
     @property
     def log_path(self) -> Path:
         return Path(self._run_checked("log").strip())
+
+    def client_settings(self) -> dict[str, str]:
+        """The ``FEDAPAY_BRIDGE_KAFKA_*`` settings of the SASL_SSL listener
+        (``scripts/kafka.sh client-env``)."""
+        lines = self._run_checked("client-env").splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line)
 
     def is_answering(self) -> bool:
         """True when a Kafka broker (this one or any other) answers on the port."""
@@ -105,6 +121,10 @@ class LocalBroker:
             env["KAFKA_DATA_DIR"] = str(self.data_dir)
         if self.state_dir is not None:
             env["KAFKA_STATE_DIR"] = str(self.state_dir)
+        if self.sasl_ssl_port is not None:
+            env["KAFKA_SASL_SSL_PORT"] = str(self.sasl_ssl_port)
+        if self.jvm_options is not None:
+            env["KAFKA_JVM_OPTS"] = self.jvm_options
         if self.extra_listener is not None:
             env["KAFKA_EXTRA_LISTENER"] = self.extra_listener
         return env

@@ -14,6 +14,7 @@ import faust
 from faust.types import ConsumerT, ProducerT
 from mode.utils.queues import ThrowableQueue
 
+from common import tracing
 from common.kafka import KafkaSettings
 from streams import tables, web
 from streams.faust.agent import agent
@@ -94,6 +95,10 @@ def faust_credentials(kafka: KafkaSettings) -> faust.auth.Credentials | None:
     return None
 
 
+#: ``service.name`` of the worker's spans unless ``OTEL_SERVICE_NAME`` says otherwise.
+SERVICE_NAME = "fedapay-bridge-worker"
+
+
 def build(settings: WorkerSettings, partitions: int) -> Worker:
     """The app, its raw topic, tables and agent, for a raw topic of ``partitions``."""
     app = _app(settings, partitions)
@@ -117,17 +122,21 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         for name in (tables.DEDUP, tables.TRANSACTIONS, tables.METRICS)
     }
     metrics = MetricStore(table[tables.METRICS], settings.metrics_windows)
+    provider = tracing.provider(settings.tracing, SERVICE_NAME)
     processor = Processor(
         PipelineConfig(
             topics=settings.topics,
             dedup_window_ms=settings.dedup_window_ms,
             keep_account=settings.keep_account,
+            keep_personal=settings.keep_personal,
+            report_stale=settings.stale_delivery_anomalies,
         ),
         table[tables.DEDUP],
         table[tables.TRANSACTIONS],
         OutputSender(records),
         sweep_interval_ms=settings.dedup_sweep_interval_ms,
         metrics=metrics,
+        tracer=None if provider is None else provider.get_tracer("streams.processor"),
     )
     if settings.web_enabled:
         _install_web(app, settings, partitions, metrics, table[tables.TRANSACTIONS], processor)

@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "fedapay-bridge"
-CI_VALUES = ROOT / "helm" / "ci"
+CI_VALUES = CHART / "ci"
 PINNED_HELM = ROOT / ".cache" / "bin" / "helm"
 
 #: Kubernetes version the chart is rendered for and validated against (kubernetes-validate ships
@@ -113,10 +113,13 @@ def render(helm: Path, values_files: Sequence[Path] = (), sets: Sequence[str] = 
 
 
 def pod_spec(workload: Manifest) -> dict[str, Any]:
-    """The pod spec of a Deployment, StatefulSet, Job or bare Pod."""
+    """The pod spec of a Deployment, StatefulSet, Job, CronJob or bare Pod."""
     if workload["kind"] == "Pod":
         spec: dict[str, Any] = workload["spec"]
         return spec
+    if workload["kind"] == "CronJob":
+        job_spec: dict[str, Any] = workload["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        return job_spec
     template_spec: dict[str, Any] = workload["spec"]["template"]["spec"]
     return template_spec
 
@@ -128,7 +131,7 @@ def containers(workload: Manifest) -> list[dict[str, Any]]:
 
 def workloads(rendered: Rendered) -> Iterator[Manifest]:
     for manifest in rendered.manifests:
-        if manifest["kind"] in ("Deployment", "StatefulSet", "Job", "Pod"):
+        if manifest["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob", "Pod"):
             yield manifest
 
 

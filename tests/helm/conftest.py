@@ -13,7 +13,7 @@ import pytest
 
 from tests.helm.chart import CI_VALUES, Rendered, find_helm, render
 
-#: The values sets the chart is tested with: the defaults and each file under helm/ci/.
+#: The values sets the chart is tested with: the defaults and each file of the chart's ci/.
 VALUE_SETS: dict[str, tuple[Path, ...]] = {
     "default": (),
     **{path.stem: (path,) for path in sorted(CI_VALUES.glob("*.yaml"))},

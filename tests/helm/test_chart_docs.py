@@ -1,66 +1,26 @@
-"""Every value is documented: a `# --` comment in values.yaml and a row in helm/README.md."""
+"""Every value is documented: a `# --` comment in values.yaml, and the chart README's values table
+is the one generated from those comments (:mod:`tests.helm.values_doc`)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.helm.chart import CHART, ROOT
-
-VALUES = CHART / "values.yaml"
-README = ROOT / "helm" / "README.md"
-
-_KEY = re.compile(r"([A-Za-z0-9_]+):")
-
-
-def documented_keys(text: str) -> dict[str, str]:
-    """Dotted key paths that follow a `# --` comment, with the comment's text.
-
-    Keys inside list items are part of the list's value and are not paths of their own.
-    """
-    documented: dict[str, str] = {}
-    stack: list[tuple[int, str]] = []
-    comment: list[str] | None = None
-    list_owner: int | None = None
-    for line in text.splitlines():
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip())
-        if not stripped:
-            comment = None
-        elif list_owner is not None and indent > list_owner:
-            continue
-        elif stripped.startswith("# --"):
-            comment = [stripped[4:].strip()]
-        elif stripped.startswith("#"):
-            if comment is not None:
-                comment.append(stripped[1:].strip())
-        elif stripped.startswith("- "):
-            list_owner = stack[-1][0] if stack else -1
-        else:
-            list_owner = None
-            match = _KEY.match(stripped)
-            if match is None:
-                continue
-            while stack and stack[-1][0] >= indent:
-                stack.pop()
-            stack.append((indent, match.group(1)))
-            if comment is not None:
-                documented[".".join(key for _, key in stack)] = " ".join(comment)
-                comment = None
-    return documented
-
-
-def leaves(node: Any, path: str = "") -> list[str]:
-    if isinstance(node, dict) and node:
-        found: list[str] = []
-        for key, child in node.items():
-            found += leaves(child, f"{path}.{key}" if path else str(key))
-        return found
-    return [path]
+from tests.helm.chart import CHART, find_helm, run_helm
+from tests.helm.values_doc import (
+    README,
+    SEE_VALUES,
+    VALUES,
+    documented_keys,
+    leaves,
+    readme_table,
+    shown_default,
+    table,
+    with_table,
+)
 
 
 @pytest.mark.parametrize(
@@ -97,13 +57,14 @@ def test_every_value_has_a_comment() -> None:
 
 
 def test_every_documented_value_is_in_the_readme() -> None:
-    readme = README.read_text(encoding="utf-8")
-    missing = [key for key in _documented() if f"| `{key}` |" not in readme]
+    values_table = readme_table(README.read_text(encoding="utf-8"))
+    missing = [key for key in _documented() if f"| `{key}` |" not in values_table]
     assert missing == []
 
 
 def test_readme_has_no_stale_rows() -> None:
-    rows = re.findall(r"^\| `([A-Za-z0-9_.]+)` \|", README.read_text(encoding="utf-8"), re.M)
+    values_table = readme_table(README.read_text(encoding="utf-8"))
+    rows = re.findall(r"^\| `([A-Za-z0-9_.]+)` \|", values_table, re.M)
     assert rows
     assert sorted(set(rows) - set(_documented())) == []
 
@@ -117,3 +78,52 @@ def test_readme_install_section() -> None:
 
 def test_dashboard_placeholder_exists() -> None:
     assert Path(CHART / "dashboards" / "fedapay-bridge.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("", '`""`'),
+        (3, "`3`"),
+        (2.8, "`2.8`"),
+        (False, "`false`"),
+        (None, "`null`"),
+        ({}, "`{}`"),
+        ([], "`[]`"),
+        (["ReadWriteOnce"], '`["ReadWriteOnce"]`'),
+        ({"grafana_dashboard": "1"}, '`{"grafana_dashboard": "1"}`'),
+        ({"periodSeconds": 5}, SEE_VALUES),
+        ([{"name": "live"}], SEE_VALUES),
+    ],
+)
+def test_shown_default(value: object, shown: str) -> None:
+    assert shown_default(value) == shown
+
+
+def test_table_rows_follow_the_comments() -> None:
+    text = "# -- the size\nsize: 10Gi\nprobe:\n  # -- a probe\n  # on two lines\n  x:\n    a: 1\n"
+    assert table(text).splitlines()[2:] == [
+        '| `size` | `"10Gi"` | the size |',
+        f"| `probe.x` | {SEE_VALUES} | a probe on two lines |",
+    ]
+
+
+def test_readme_table_is_the_generated_one() -> None:
+    """Run `python -m tests.helm.values_doc` after changing values.yaml's comments or defaults."""
+    readme = README.read_text(encoding="utf-8")
+    assert readme_table(readme) == table(VALUES.read_text(encoding="utf-8"))
+
+
+def test_with_table_replaces_only_the_block() -> None:
+    readme = README.read_text(encoding="utf-8")
+    replaced = with_table(readme, "| new |\n")
+    assert readme_table(replaced) == "| new |\n"
+    assert replaced.split("| new |")[0] == readme.split(readme_table(readme))[0]
+
+
+@pytest.mark.helm
+def test_helm_show_readme_prints_the_chart_readme() -> None:
+    helm = find_helm()
+    assert helm is not None, "run scripts/helm.sh"
+    shown = run_helm(helm, ["show", "readme", str(CHART)])
+    assert shown.rstrip("\n") == README.read_text(encoding="utf-8").rstrip("\n")

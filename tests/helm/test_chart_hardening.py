@@ -15,7 +15,7 @@ pytestmark = pytest.mark.helm
 
 FULLNAME = f"{RELEASE}-fedapay-bridge"
 TEST_POD = f"{FULLNAME}-test-webhook"
-SECRET = "wh_sandbox_ci_only_not_a_real_secret"  # helm/ci/minimal-values.yaml
+SECRET = "wh_sandbox_ci_only_not_a_real_secret"  # helm/fedapay-bridge/ci/minimal-values.yaml
 
 
 def pod_annotations(rendered: Rendered) -> dict[str, str]:

@@ -16,14 +16,22 @@ from tests.helm.conftest import VALUE_SETS, Renderer
 pytestmark = pytest.mark.helm
 
 #: Custom resources the Kubernetes schemas do not describe.
-CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+CUSTOM_KINDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+}
 
 #: Extra switches so that every template of the chart is rendered at least once.
 EVERYTHING_ON = (
     "metrics.serviceMonitor.enabled=true",
+    "metrics.prometheusRule.enabled=true",
     "networkPolicy.enabled=true",
     "networkPolicy.egress.enabled=true",
     "ingress.ingressResource.enabled=true",
+    "reconcile.enabled=true",
+    "reconcile.endpoints[0].name=live",
+    "reconcile.endpoints[0].apiBase=https://api.fedapay.com",
+    "reconcile.endpoints[0].apiKey=sk_live_stand_in",
 )
 
 
@@ -51,7 +59,7 @@ def test_manifests_match_kubernetes_schemas(renderer: Renderer, value_set: str) 
 
 def test_every_template_matches_kubernetes_schemas(renderer: Renderer) -> None:
     rendered = renderer.value_set("default", EVERYTHING_ON)
-    assert {"NetworkPolicy", "Ingress", "ServiceMonitor"} <= set(rendered.kinds())
+    assert {"NetworkPolicy", "Ingress", "ServiceMonitor", "PrometheusRule"} <= set(rendered.kinds())
     assert _problems(rendered.manifests) == []
 
 

@@ -1,4 +1,4 @@
-"""``helm lint --strict`` with the default values and with every values file under helm/ci/."""
+"""``helm lint --strict`` with the default values and with every values file of the chart's ci/."""
 
 from __future__ import annotations
 

@@ -500,19 +500,6 @@ def test_checksums_are_stable_between_renders(renderer: Renderer) -> None:
 # ---- observability and network ----------------------------------------------------------------
 
 
-def test_service_monitor_scrapes_the_ingress(renderer: Renderer) -> None:
-    rendered = renderer.value_set("production-values")
-    monitor = rendered.one("ServiceMonitor", "ingress")
-    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert monitor["spec"]["endpoints"][0]["port"] == "http"
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
-    service = rendered.named("Service", INGRESS)
-    assert (
-        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    )
-    assert renderer.value_set("default").maybe("ServiceMonitor") is None
-
-
 def test_dashboard_configmap_for_the_grafana_sidecar(renderer: Renderer) -> None:
     configmap = renderer.value_set("default").named("ConfigMap", f"{FULLNAME}-dashboard")
     assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,18 @@ def test_everything_copied_is_in_the_build_context() -> None:
     assert copied <= allowed
     for path in copied:
         assert (ROOT / path).exists(), path
+
+
+def test_every_package_of_the_project_is_copied() -> None:
+    """A package pyproject installs but the image lacks would lose its subcommands silently
+    (``fedapay-bridge`` skips a command module that is not installed)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    include = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in include}
+    copied = {
+        args.split()[0].removeprefix("./")
+        for keyword, args in instructions(DOCKERFILE.read_text(encoding="utf-8"))
+        if keyword == "COPY" and not args.startswith("--from=")
+    }
+    assert packages
+    assert packages <= copied

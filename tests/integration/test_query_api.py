@@ -205,7 +205,7 @@ async def test_any_worker_answers_the_same_correct_numbers(
     assert all(m["fedapay_worker_ready"] == 1 for m in scraped)
     assert missing[0] == 404
     assert (not_an_id[0], escaping[0]) == (400, 400)
-    assert anonymous == (401, {"error": "unauthorized", "detail": anonymous[1]["detail"]})
+    assert anonymous == (401, {"error": "unauthorized", "reason": anonymous[1]["reason"]})
     assert faust_table == 404
     assert bad[0] == 400
     assert bad[1]["error"] == "bad_request"

@@ -320,7 +320,7 @@ def test_a_deleted_worker_pod_comes_back_as_itself_and_the_stream_goes_on(
 
 
 # ---- uninstall -------------------------------------------------------------------------------
-#: What `helm uninstall` leaves in the namespace: the workers' claims (helm/README.md says they
+#: What `helm uninstall` leaves in the namespace: the workers' claims (the chart README says they
 #: stay), and what the test made itself or Kubernetes makes in every namespace.
 KEPT_KINDS = {"persistentvolumeclaims"}
 OUTSIDE_THE_CHART = {

@@ -1,14 +1,52 @@
-"""Shared-timer deadlines behave as ``asyncio.timeout`` does for each task."""
+"""Shared-timer deadlines behave as ``asyncio.timeout`` does for each task.
+
+On an event loop with a virtual clock: time moves only from one timer to the next, so the
+outcomes do not depend on how busy the machine is.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import selectors
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
 from ingress.deadline import Deadlines
 
 DELAY = 0.05
+
+
+class _VirtualClockLoop(asyncio.SelectorEventLoop):
+    """``time()`` jumps to the next timer instead of waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        super().__init__(_Instant(self))
+
+    def time(self) -> float:
+        return self.now
+
+
+class _Instant(selectors.DefaultSelector):
+    def __init__(self, loop: _VirtualClockLoop) -> None:
+        super().__init__()
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout:
+            self._loop.now += timeout
+        return super().select(0)
+
+
+def virtual_clock(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+    def run() -> None:
+        with asyncio.Runner(loop_factory=_VirtualClockLoop) as runner:
+            runner.run(test())
+
+    run.__name__ = test.__name__
+    return run
 
 
 async def _wait(deadlines: Deadlines, seconds: float) -> str:
@@ -33,7 +71,7 @@ async def _later(deadlines: Deadlines, start_in: float, seconds: float) -> str:
     return await _wait(deadlines, seconds)
 
 
-@pytest.mark.asyncio
+@virtual_clock
 async def test_only_awaits_longer_than_the_delay_time_out() -> None:
     deadlines = Deadlines(DELAY)
     outcomes = await asyncio.gather(
@@ -48,7 +86,7 @@ async def test_only_awaits_longer_than_the_delay_time_out() -> None:
     assert current.cancelling() == 0
 
 
-@pytest.mark.asyncio
+@virtual_clock
 async def test_a_cancellation_from_outside_is_not_a_timeout() -> None:
     deadlines = Deadlines(DELAY)
     task = asyncio.create_task(_wait(deadlines, DELAY * 4))
@@ -59,7 +97,7 @@ async def test_a_cancellation_from_outside_is_not_a_timeout() -> None:
     assert await _wait(deadlines, DELAY / 5) == "done"  # nothing left to fire at it
 
 
-@pytest.mark.asyncio
+@virtual_clock
 async def test_the_timer_runs_only_while_deadlines_are_pending() -> None:
     deadlines = Deadlines(DELAY)
     assert await _wait(deadlines, DELAY * 2) == "timeout"

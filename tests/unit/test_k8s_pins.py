@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = (ROOT / "scripts" / "k8s.sh").read_text()
 KUBERNETES_MOD = (ROOT / "scripts" / "k8s" / "kubernetes" / "go.mod").read_text()
 COREDNS_MOD = (ROOT / "scripts" / "k8s" / "coredns" / "go.mod").read_text()
-CHART_README = (ROOT / "helm" / "README.md").read_text()
+CHART_README = (ROOT / "helm" / "fedapay-bridge" / "README.md").read_text()
 
 
 def pinned(name: str) -> str:

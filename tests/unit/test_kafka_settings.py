@@ -4,6 +4,7 @@ setting, and the process exits 2 like for any other bad setting."""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,42 @@ def test_process_exits_2_naming_the_setting_and_never_the_password(
     err = capsys.readouterr().err
     assert f"{P}KAFKA_SASL_PASSWORD_FILE: is not used with" in err
     assert "kafka-password-93c1" not in err
+
+
+CA_PROBLEMS = [
+    ("missing.crt", None, "No such file or directory"),
+    ("garbage.crt", b"not a certificate\n", "[X509: NO_CERTIFICATE_OR_CRL_FOUND]"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), CA_PROBLEMS)
+def test_a_ca_file_that_cannot_be_used_names_the_setting(
+    tmp_path: Path, name: str, content: bytes | None, reason: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    settings = load(KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SSL_CA_FILE=str(path), **SCRAM)
+    with pytest.raises(KafkaSettingsError) as caught:
+        settings.ssl_context()
+    assert caught.value.setting == f"{P}KAFKA_SSL_CA_FILE"
+    assert caught.value.problem.startswith(f"cannot use {path}: {reason}")
+
+
+def test_a_client_certificate_that_cannot_be_used_names_the_setting(tmp_path: Path) -> None:
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    settings = load(
+        KAFKA_SECURITY_PROTOCOL="SSL", KAFKA_SSL_CERT_FILE=str(cert), KAFKA_SSL_KEY_FILE=str(key)
+    )
+    with pytest.raises(KafkaSettingsError) as caught:
+        settings.ssl_context()
+    assert (caught.value.setting, caught.value.problem) == (
+        f"{P}KAFKA_SSL_CERT_FILE",
+        f"cannot use {cert}, {key}: No such file or directory",
+    )
+
+
+def test_without_a_ca_file_the_system_cas_are_used() -> None:
+    context = load(KAFKA_SECURITY_PROTOCOL="SSL").ssl_context()
+    assert context is not None
+    assert context.verify_mode == ssl.CERT_REQUIRED

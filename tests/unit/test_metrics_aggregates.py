@@ -14,6 +14,7 @@ from schemas.envelope import parse
 from schemas.topics import Topics
 from streams import aggregates
 from streams.aggregates import LATENCY_BOUNDS_MS, latency_bucket, percentile, select, summarize
+from streams.codec import CorruptValue
 from streams.metric_store import MetricStore, WindowKey
 from streams.pipeline import Output, PipelineConfig, RawRecord
 from streams.processor import MemoryTable, Processor
@@ -286,7 +287,7 @@ def test_summary_reading() -> None:
 
 @pytest.mark.parametrize("value", [b"nope", b"{}", b'{"v": 2, "c": {}}', b"[]"])
 def test_decode_rejects(value: bytes) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - any reason
+    with pytest.raises(CorruptValue, match=r"^metric window: "):
         aggregates.decode(value)
 
 

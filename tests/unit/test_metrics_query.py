@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from streams import openapi, query, routing
-from streams.query import BadQuery, parse_partitions, parse_range, parse_summary, parse_time
+from streams.errors import BadQuery
+from streams.query import parse_partitions, parse_range, parse_summary, parse_time
 from streams.state_machine import Point, TransactionState
 from streams.windows import Resolution
 

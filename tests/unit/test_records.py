@@ -25,6 +25,7 @@ def test_event_goes_to_raw_with_key_and_headers() -> None:
     assert record.value is body
     assert headers.decode(record.headers) == {
         "fedapay-event": "transaction.approved",
+        "fedapay-source": "webhook",
         "fedapay-endpoint": "sandbox",
         "fedapay-signature-t": "1708343290",
         "fedapay-received-at-ms": "1708343291123",
@@ -65,4 +66,5 @@ def test_signed_non_event_goes_to_dlq(body: bytes, code: str) -> None:
     decoded = headers.decode(record.headers)
     assert decoded["fedapay-error"] == code
     assert decoded["fedapay-endpoint"] == "sandbox"
+    assert decoded["fedapay-source"] == "webhook"
     assert "fedapay-dedup-key" not in decoded

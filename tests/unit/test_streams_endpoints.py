@@ -16,7 +16,7 @@ import pytest
 from common.cli import build_parser
 from schemas import headers, keys
 from schemas.topics import Topics
-from streams import aggregates, codec, openapi, query, query_cli
+from streams import aggregates, codec, errors, openapi, query, query_cli
 from streams.metric_store import MetricStore, WindowKey
 from streams.pipeline import Output, OutputKind, PipelineConfig, RawRecord, read, replay
 from streams.processor import MemoryTable, Processor
@@ -312,7 +312,7 @@ def test_metric_queries_take_an_endpoint() -> None:
     summary, _ = query.parse_summary({"endpoint": "-"}, (MINUTE,), T0)
     assert summary.endpoint == "-"
     for bad in ("Live", "live:x", "", "*"):
-        with pytest.raises(query.BadQuery):
+        with pytest.raises(errors.BadQuery):
             query.parse_range({**params, "endpoint": bad}, (MINUTE,))
 
 
@@ -324,7 +324,7 @@ def test_openapi_documents_the_endpoint_and_the_409() -> None:
     answers = paths["/transactions/{id}"]["get"]["responses"]
     assert answers["409"]["content"]["application/json"]["schema"]["required"] == [
         "error",
-        "detail",
+        "reason",
         "endpoints",
     ]
 

@@ -28,7 +28,7 @@ from streams.pipeline import (
 )
 from streams.processor import PROCESSING_ERROR, MemoryTable, Processor
 from streams.staging import Write
-from streams.state_machine import Observation, advance
+from streams.state_machine import Observation, Outcome, advance
 from tests.fixtures import fixture_bytes
 
 TOPICS = Topics("t")
@@ -463,3 +463,50 @@ async def test_writes_carry_the_partition_of_the_record_that_made_them() -> None
         (3, b"sandbox:235879"),
         (3, b"*:235879"),
     ]
+
+
+# ------------------------------------------------------------------------ stale deliveries
+
+
+def stale_pair(config: PipelineConfig) -> list[Output]:
+    """The fixture (approved at 11:48:10.408Z), then an older pending delivery of it."""
+    newer = delivery(approved())
+    first = plan(newer, None, None, config)
+    older_entity = {
+        **orjson.loads(approved())["entity"],
+        "status": "pending",
+        "updated_at": "2024-02-19T11:47:50.000Z",
+    }
+    older = delivery(with_changes(approved(), name="transaction.updated", entity=older_entity))
+    second = plan(older, None, first.state, config)
+    assert second.outcome is Outcome.STALE
+    return list(second.outputs)
+
+
+def test_a_stale_delivery_is_not_an_anomaly_by_default() -> None:
+    outputs = stale_pair(CONFIG)
+
+    assert [o.kind for o in outputs] == [OutputKind.EVENT]
+
+
+def test_a_stale_delivery_is_reported_when_configured() -> None:
+    config = PipelineConfig(topics=TOPICS, dedup_window_ms=72 * 3600 * 1000, report_stale=True)
+
+    outputs = stale_pair(config)
+
+    [anomaly] = [o for o in outputs if o.kind is OutputKind.ANOMALY]
+    validate(anomaly)
+    assert (anomaly.topic, anomaly.key) == ("t.anomalies", b"sandbox:235879")
+    document = orjson.loads(anomaly.value)
+    assert {k: document[k] for k in ("kind", "from_status", "to_status", "applied")} == {
+        "kind": "stale_delivery",
+        "from_status": "approved",
+        "to_status": "pending",
+        "applied": False,
+    }
+    assert (document["from_updated_at"], document["to_updated_at"]) == (
+        "2024-02-19T11:48:10.408Z",
+        "2024-02-19T11:47:50.000Z",
+    )
+    assert header(anomaly, headers.DEDUP_KEY) == document["dedup_key"]
+    assert not any(o.kind is OutputKind.STATUS for o in outputs)

@@ -27,6 +27,8 @@ def test_defaults() -> None:
     assert (settings.store, settings.processing_guarantee) == ("rocksdb", "at_least_once")
     assert not settings.exactly_once
     assert not settings.keep_account
+    assert (settings.personal_data, settings.keep_personal) == ("redact", False)
+    assert not settings.stale_delivery_anomalies
     assert settings.worker_id is None
     assert settings.kafka.bootstrap_servers == "127.0.0.1:9092"
 
@@ -43,6 +45,8 @@ def test_every_variable() -> None:
         DATA_DIR="/tmp/w",
         PROCESSING_GUARANTEE="exactly_once",
         KEEP_ACCOUNT="true",
+        PERSONAL_DATA="keep",
+        STALE_DELIVERY_ANOMALIES="true",
         TOPIC_PARTITIONS="3",
         TOPIC_REPLICATION_FACTOR="2",
         CREATE_TOPICS="false",
@@ -67,6 +71,8 @@ def test_every_variable() -> None:
         data_dir=Path("/tmp/w"),
         processing_guarantee="exactly_once",
         keep_account=True,
+        personal_data="keep",
+        stale_delivery_anomalies=True,
         topic_partitions=3,
         topic_replication_factor=2,
         create_topics=False,
@@ -82,6 +88,7 @@ def test_every_variable() -> None:
     assert settings.topics.status == "acme.transaction.status"
     assert settings.kafka.bootstrap_servers == "127.0.0.1:19092"
     assert settings.exactly_once
+    assert settings.keep_personal
 
 
 @pytest.mark.parametrize(
@@ -92,10 +99,20 @@ def test_every_variable() -> None:
         ("DEDUP_WINDOW_SECONDS", "0"),
         ("DEDUP_WINDOW_SECONDS", "3d"),
         ("KEEP_ACCOUNT", "maybe"),
+        ("PERSONAL_DATA", "hash"),
         ("TOPIC_PARTITIONS", "0"),
         ("SESSION_TIMEOUT_SECONDS", "1"),
     ],
-    ids=["store", "guarantee", "zero-window", "bad-window", "bad-flag", "partitions", "session"],
+    ids=[
+        "store",
+        "guarantee",
+        "zero-window",
+        "bad-window",
+        "bad-flag",
+        "personal-data",
+        "partitions",
+        "session",
+    ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as caught:

@@ -87,7 +87,7 @@ class Owner:
         if request.path == "/internal/windows":
             document: dict[str, Any] = {"partitions": list(range(PARTITIONS)), "windows": {}}
         else:
-            document = {"error": "not_found", "detail": "no transaction with this id"}
+            document = {"error": "not_found", "reason": "no transaction with this id"}
         status = 200 if request.path == "/internal/windows" else 404
         return aiohttp_web.json_response(document, status=status)
 
@@ -172,7 +172,7 @@ async def test_every_route_but_the_probes_needs_the_token(
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert await response.json() == {
         "error": "unauthorized",
-        "detail": "a valid Authorization: Bearer token is required",
+        "reason": "a valid Authorization: Bearer token is required",
     }
 
 
@@ -304,7 +304,7 @@ async def test_an_8kb_partition_filter_is_refused_without_scanning(client_of: An
     )
 
     assert response.status == 400
-    assert (await response.json())["detail"].startswith("partitions: at most 4 distinct")
+    assert (await response.json())["reason"].startswith("partitions: at most 4 distinct")
 
 
 def test_window_reads_test_each_key_against_a_set() -> None:

@@ -84,6 +84,14 @@ Resource names of the parts.
 {{- printf "%s-worker-headless" (include "fedapay-bridge.fullname" .) }}
 {{- end }}
 
+{{/*
+The label that sets the workers' headless Service apart from their query Service (same selector
+labels), so that the workers' ServiceMonitor scrapes each pod once.
+*/}}
+{{- define "fedapay-bridge.headlessLabel" -}}
+fedapay-bridge/service: headless
+{{- end }}
+
 {{- define "fedapay-bridge.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "fedapay-bridge.fullname" .) .Values.serviceAccount.name }}
@@ -160,9 +168,23 @@ Checks that fail the render with a message naming the value to fix.
 {{- end }}
 {{- $names = append $names .name }}
 {{- end }}
+{{- $stop := include "fedapay-bridge.ingress.stopSeconds" . | int }}
+{{- if and .Values.ingress.enabled (lt (int .Values.ingress.terminationGracePeriodSeconds) $stop) }}
+{{- fail (printf "ingress.terminationGracePeriodSeconds (%d) must cover ingress.preStopSeconds + 1 s of connection drain + ingress.settings.publishTimeoutSeconds + 5 s of shutdown margin: at least %d" (int .Values.ingress.terminationGracePeriodSeconds) $stop) }}
+{{- end }}
 {{- if and .Values.worker.enabled .Values.worker.persistence.enabled (ne .Values.worker.settings.store "rocksdb") }}
 {{- fail "worker.persistence.enabled needs worker.settings.store=rocksdb (the memory store keeps nothing on disk)" }}
 {{- end }}
+{{- end }}
+
+{{/*
+Seconds an ingress pod needs from the start of its termination to its exit: the preStop sleep,
+the connection drain after SIGTERM (1 s, ingress/server.py) and aiohttp's graceful shutdown, whose
+timeout is the publish timeout + 5 s (ingress.server.runner_options).
+*/}}
+{{- define "fedapay-bridge.ingress.stopSeconds" -}}
+{{- $publish := .Values.ingress.settings.publishTimeoutSeconds | float64 | ceil | int }}
+{{- add (int .Values.ingress.preStopSeconds) 1 $publish 5 }}
 {{- end }}
 
 {{/*
@@ -196,6 +218,16 @@ FEDAPAY_BRIDGE_KAFKA_SSL_KEY_FILE: {{ printf "%s/tls.key" (include "fedapay-brid
 FEDAPAY_BRIDGE_TOPIC_PREFIX: {{ .Values.kafka.topicPrefix | quote }}
 FEDAPAY_BRIDGE_LOG_LEVEL: {{ .Values.log.level | quote }}
 FEDAPAY_BRIDGE_LOG_FORMAT: {{ .Values.log.format | quote }}
+OTEL_TRACES_EXPORTER: {{ .Values.tracing.exporter | quote }}
+{{- with .Values.tracing.otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
+{{- with .Values.tracing.sampler }}
+OTEL_TRACES_SAMPLER: {{ . | quote }}
+{{- end }}
+{{- with .Values.tracing.samplerArg }}
+OTEL_TRACES_SAMPLER_ARG: {{ . | quote }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -315,6 +347,8 @@ FEDAPAY_BRIDGE_DEDUP_WINDOW_SECONDS: {{ $s.dedupWindowSeconds | int64 | quote }}
 FEDAPAY_BRIDGE_DEDUP_SWEEP_INTERVAL_SECONDS: {{ $s.dedupSweepIntervalSeconds | int64 | quote }}
 FEDAPAY_BRIDGE_PROCESSING_GUARANTEE: {{ $s.processingGuarantee | quote }}
 FEDAPAY_BRIDGE_KEEP_ACCOUNT: {{ $s.keepAccount | quote }}
+FEDAPAY_BRIDGE_PERSONAL_DATA: {{ $s.personalData | quote }}
+FEDAPAY_BRIDGE_STALE_DELIVERY_ANOMALIES: {{ $s.staleDeliveryAnomalies | quote }}
 FEDAPAY_BRIDGE_CREATE_TOPICS: {{ $s.createTopics | quote }}
 FEDAPAY_BRIDGE_COMMIT_INTERVAL_SECONDS: {{ $s.commitIntervalSeconds | quote }}
 FEDAPAY_BRIDGE_SESSION_TIMEOUT_SECONDS: {{ $s.sessionTimeoutSeconds | quote }}

@@ -1,0 +1,1 @@
+"""Example services that consume the bridge's topics."""
