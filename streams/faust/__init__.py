@@ -24,6 +24,9 @@ fails when an override or a private upstream name used here is not listed):
   0.1 s long-polls instead of 1.5 s.
 * ``GuardedConsumer.__init__``: uses ``ReassigningTransactionManager``.
 * ``GuardedConsumer.commit``: commits wait for the batch being processed.
+* ``GuardedConsumer.seek`` (``_read_offset``, :class:`~.consumer.FencedReadOffsets`): a
+  seek back is not undone by records fetched before it (Faust's fetcher loop would raise
+  the read offset past the target again and drop the records sought back to).
 * ``GuardedConsumer._new_offset`` and ``GuardedConsumer.committed``
   (``_committed_offset``):
   commits never pass an unfinished raw offset.

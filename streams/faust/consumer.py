@@ -3,7 +3,8 @@ and changelog end offsets read from the broker."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
@@ -42,6 +43,65 @@ class ShortPollConsumerThread(AIOKafkaConsumerThread):
         return consumer
 
 
+class FencedReadOffsets(defaultdict[TP, int | None]):
+    """Faust's ``Consumer._read_offset`` (per partition, the offset of the last record handed
+    to the stream), held at the target of a seek until the stream gets there.
+
+    Faust's fetcher loop (``Consumer._drain_messages``) hands over, one by one, every record
+    of an aiokafka ``getmany`` result, setting the read offset to each one's, and drops the
+    records it fetches later below the read offset. ``Consumer.seek`` sets the read offset to
+    its target, but records fetched before the seek and not handed over yet keep coming and
+    raise it again: the records the seek was for are then dropped when they are fetched again,
+    and the partition stalls (its commits stay at the target) until a newer record shows the
+    gap again. Found by the torture (issue 12): 1 exactly-once run in 20 of a worker killed
+    during a rebalance stalled that way. After :meth:`fence`, the read offset stays at the
+    target until a record at or before it is handed over. A revoked or newly assigned
+    partition (``pop``, ``del``, ``update``) is not fenced any more.
+
+    If the target no longer exists on the broker (deleted by retention before this group
+    read it), the fence stays until the partition is reassigned; every record still reaches
+    the stream (none is below the target).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(lambda: None)
+        #: The fenced partitions and their seek targets.
+        self.targets: dict[TP, int] = {}
+
+    def fence(self, tp: TP, offset: int) -> None:
+        """``tp`` was sought to ``offset``: its read offset stays there until the stream gets
+        back to ``offset``."""
+        self.targets[tp] = offset
+
+    def fenced(self, tp: TP) -> int | None:
+        return self.targets.get(tp)
+
+    def __setitem__(self, tp: TP, offset: int | None) -> None:
+        fence = self.targets.get(tp)
+        if fence is not None and offset is not None:
+            if offset > fence:
+                return  # a record fetched before the seek
+            del self.targets[tp]
+        super().__setitem__(tp, offset)
+
+    def __delitem__(self, tp: TP) -> None:
+        self.targets.pop(tp, None)
+        super().__delitem__(tp)
+
+    def pop(self, tp: TP, *default: Any) -> Any:
+        self.targets.pop(tp, None)
+        return super().pop(tp, *default)
+
+    def update(self, *others: Any, **kwargs: Any) -> None:
+        offsets = dict(*others, **kwargs)
+        self._unfence(offsets)
+        super().update(offsets)
+
+    def _unfence(self, tps: Iterable[TP]) -> None:
+        for tp in tps:
+            self.targets.pop(tp, None)
+
+
 class GuardedConsumer(AIOKafkaConsumer):
     """Faust's consumer, whose offset commits wait for the batch being processed.
 
@@ -53,7 +113,8 @@ class GuardedConsumer(AIOKafkaConsumer):
     commit keeps every transaction to whole batches.
 
     Its commits also never name a raw offset the agent has not finished
-    (see :meth:`_new_offset` and :mod:`streams.offsets`), it uses
+    (see :meth:`_new_offset` and :mod:`streams.offsets`), its seeks are not undone by
+    records fetched before them (:class:`FencedReadOffsets`), it uses
     :class:`ReassigningTransactionManager` and :class:`ShortPollConsumerThread`,
     and it reads end offsets from the broker (see :meth:`highwaters`).
     """
@@ -69,6 +130,13 @@ class GuardedConsumer(AIOKafkaConsumer):
             beacon=self.beacon,
             loop=self.loop,
         )
+        # Replaced before the fetcher loop binds its methods (when the consumer starts).
+        self._read_offset = FencedReadOffsets()
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        """Faust's seek, its target fenced (see :class:`FencedReadOffsets`)."""
+        await super().seek(partition, offset)
+        cast(FencedReadOffsets, self._read_offset).fence(partition, offset)
 
     async def commit(
         self, topics: TPorTopicSet | None = None, start_new_transaction: bool = True

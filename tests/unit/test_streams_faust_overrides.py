@@ -55,6 +55,8 @@ PINNED: dict[str, str] = {
     "_fetch_max_wait_ms": "test_worker_consumer_long_polls",
     "GuardedConsumer.__init__": "test_consumer_makes_its_transaction_manager_in_init",
     "GuardedConsumer.commit": "test_commits_go_through_commit_and_hold_the_guard",
+    "GuardedConsumer.seek": "test_a_seek_is_not_undone_by_records_fetched_before_it",
+    "_read_offset": "test_a_seek_is_not_undone_by_records_fetched_before_it",
     "GuardedConsumer._new_offset": "test_new_offset_and_committed_offset",
     "GuardedConsumer.committed": "test_new_offset_and_committed_offset",
     "_committed_offset": "test_new_offset_and_committed_offset",
@@ -403,6 +405,58 @@ async def test_new_offset_and_committed_offset(monkeypatch: pytest.MonkeyPatch) 
     await ours.consumer.commit()
     assert commits == [({tp: 6}, True)]  # 6 was acked, but is not finished
     assert ours.consumer.committed(tp) == 6
+
+
+async def _fetcher_loop(
+    the_consumer: Any, fetches: list[list[int]], monkeypatch: pytest.MonkeyPatch
+) -> list[int]:
+    """Faust's own fetcher loop (``Consumer._drain_messages``) over ``fetches`` (the offsets
+    of raw partition 0 in each aiokafka ``getmany`` result); the agent seeks back to 51 when
+    it gets record 53 (51 and 52 were dropped, as in a rebalance). The offsets handed over."""
+    tp = TP(RAW, 0)
+    handed: list[int] = []
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+
+    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109
+        if not fetches:
+            fetcher._stopped.set()
+            return
+        for offset in fetches.pop(0):
+            yield tp, Message(RAW, 0, offset, 0.0, 0, None, b"k", b"v", None)
+
+    async def callback(message: Message) -> None:
+        handed.append(message.offset)
+        if handed == [53]:
+            await the_consumer.seek(tp, 51)
+
+    async def seek_in_aiokafka(partition: TP, offset: int) -> None:
+        return None
+
+    monkeypatch.setattr(the_consumer, "getmany", getmany)
+    monkeypatch.setattr(the_consumer, "callback", callback)
+    monkeypatch.setattr(the_consumer, "_seek", seek_in_aiokafka)
+    the_consumer._read_offset[tp] = 50
+    await asyncio.wait_for(the_consumer._drain_messages(fetcher), 5)
+    return handed
+
+
+@pytest.mark.asyncio
+async def test_a_seek_is_not_undone_by_records_fetched_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """53..56 were fetched before the seek to 51 and are handed over after it; aiokafka then
+    fetches from 51 again. Faust's read offset follows the stale records up to 56 and drops
+    51..55 when they come again; ours stays at 51 until the stream gets back there."""
+    stale_then_refetched = [[53, 54, 55, 56], [51, 52, 53, 54, 55, 56, 57]]
+    plain = make_app().consumer
+    handed = await _fetcher_loop(plain, [list(f) for f in stale_then_refetched], monkeypatch)
+    assert handed == [53, 54, 55, 56, 56, 57]
+
+    ours = make_app(app.BridgeApp).consumer
+    assert isinstance(ours._read_offset, consumer.FencedReadOffsets)
+    handed = await _fetcher_loop(ours, [list(f) for f in stale_then_refetched], monkeypatch)
+    assert handed == [53, 54, 55, 56, 51, 52, 53, 54, 55, 56, 57]
+    assert ours._read_offset.fenced(TP(RAW, 0)) is None
 
 
 class _Thread:
