@@ -17,7 +17,8 @@ source .venv/bin/activate
 
 run_dir="$ROOT/.cache/demo"
 mkdir -p "$run_dir"
-export FEDAPAY_BRIDGE_KAFKA_BOOTSTRAP_SERVERS="${FEDAPAY_BRIDGE_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
+# The broker scripts/kafka.sh starts or finds (KAFKA_PORT, default 9092), unless set.
+export FEDAPAY_BRIDGE_KAFKA_BOOTSTRAP_SERVERS="${FEDAPAY_BRIDGE_KAFKA_BOOTSTRAP_SERVERS:-$(scripts/kafka.sh bootstrap)}"
 export FEDAPAY_BRIDGE_WEBHOOKS=sandbox
 export FEDAPAY_BRIDGE_WEBHOOK_SANDBOX_SECRETS="${DEMO_SECRET:-wh_sandbox_demo_secret}"
 export FEDAPAY_BRIDGE_HTTP_PORT="${DEMO_PORT:-8080}"
