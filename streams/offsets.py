@@ -30,8 +30,13 @@ sought back), so it is new, and the count moves down to it.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+
+#: Seconds after which a re-fetch that has not filled its gap is asked for again.
+REFETCH_AGAIN_SECONDS = 5.0
 
 
 class Verdict(Enum):
@@ -51,8 +56,10 @@ class _Partition:
     #: Offsets handed over (at or above the frontier) and finished ones above it.
     handed: set[int] = field(default_factory=set)
     done: set[int] = field(default_factory=set)
-    #: The offset a re-fetch was asked from (one request per gap).
+    #: The offset a re-fetch was asked from (once per gap; again: :meth:`OffsetTracker.overdue`).
     refetch: int | None = None
+    #: When it was asked (the tracker's clock).
+    refetch_at: float = 0.0
     #: True when the count started at the committed offset (below it is done), False when
     #: it started at the first record handed over (below it is unknown).
     anchored: bool = True
@@ -76,10 +83,14 @@ class Observation:
 
 
 class OffsetTracker:
-    """The finished raw offsets of each partition, per consumer generation."""
+    """The finished raw offsets of each partition, per consumer generation.
 
-    def __init__(self) -> None:
+    ``clock`` (monotonic seconds) dates re-fetch requests for :meth:`overdue`.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._partitions: dict[int, _Partition] = {}
+        self._clock = clock
 
     def observe(
         self, partition: int, generation: int, offset: int, committed: int | None
@@ -104,9 +115,29 @@ class OffsetTracker:
         missing_from = None
         if offset > state.contiguous and state.refetch != state.contiguous:
             missing_from = state.refetch = state.contiguous
+            state.refetch_at = self._clock()
         while state.contiguous in state.handed:
             state.contiguous += 1
         return Observation(Verdict.NEW, missing_from)
+
+    def overdue(self, generation: int) -> Iterator[tuple[int, int]]:
+        """``(partition, offset)`` of each gap of ``generation`` whose re-fetch was asked for
+        more than :data:`REFETCH_AGAIN_SECONDS` ago and has not filled it: ask again from
+        ``offset``.
+
+        A re-fetch can fail to come (the seek undone, the records dropped again): with one
+        request per gap, nothing would ask again before the next generation, and the
+        partition's commits would stay at the gap (the torture found one such stall).
+        """
+        now = self._clock()
+        for partition, state in self._partitions.items():
+            if state.generation != generation:
+                continue
+            gap_open = any(offset > state.contiguous for offset in state.handed)
+            if not gap_open or now - state.refetch_at < REFETCH_AGAIN_SECONDS:
+                continue
+            state.refetch, state.refetch_at = state.contiguous, now
+            yield partition, state.contiguous
 
     def counting(self, partition: int, generation: int) -> bool:
         """Whether ``partition`` already has a count in ``generation`` (so the caller need

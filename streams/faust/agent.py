@@ -122,6 +122,25 @@ async def _fresh(app: BridgeApp, batch: Sequence[EventT[Any]]) -> list[EventT[An
     return fresh
 
 
+async def refetch_overdue(app: BridgeApp) -> None:
+    """Seek again to the raw gaps whose re-fetch did not come (:meth:`OffsetTracker.overdue`),
+    between batches, for the partitions this consumer holds now."""
+    consumer = cast(GuardedConsumer, app.consumer)
+    if app.rebalancing:
+        return
+    async with app.processing_guard:
+        assigned = consumer.assignment()
+        for partition, offset in list(app.offsets.overdue(app.consumer_generation_id)):
+            tp = TP(app.raw_topic, partition)
+            if tp not in assigned:
+                continue
+            log.warning(
+                "raw records still missing, fetching them again",
+                extra={"partition": partition, "from_offset": offset},
+            )
+            await consumer.seek(tp, offset)
+
+
 def raw_record(message: Any) -> RawRecord:
     """The Faust message of a raw-topic record as a :class:`RawRecord`."""
     headers = message.headers or ()

@@ -17,7 +17,7 @@ from mode.utils.queues import ThrowableQueue
 from common import tracing
 from common.kafka import KafkaSettings
 from streams import tables, web
-from streams.faust.agent import agent
+from streams.faust.agent import agent, refetch_overdue
 from streams.faust.consumer import GuardedConsumer
 from streams.faust.producer import (
     PRODUCER_MAX_BATCH_BYTES,
@@ -32,6 +32,9 @@ from streams.offsets import OffsetTracker
 from streams.pipeline import PipelineConfig
 from streams.processor import Processor
 from streams.settings import WorkerSettings
+
+#: How often the worker looks for raw gaps whose re-fetch did not come (seconds).
+REFETCH_CHECK_SECONDS = 1.0
 
 
 class BridgeApp(faust.App):
@@ -142,6 +145,11 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         _install_web(app, settings, partitions, metrics, table[tables.TRANSACTIONS], processor)
     process = agent(app, processor, events, max_batch=settings.batch_max_records)
     app.agent(raw, name="streams.process")(process)
+
+    async def refetch() -> None:
+        await refetch_overdue(app)
+
+    app.timer(interval=REFETCH_CHECK_SECONDS, name="streams.refetch")(refetch)
     return Worker(app, processor)
 
 

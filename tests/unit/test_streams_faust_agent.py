@@ -78,3 +78,46 @@ async def test_the_broker_is_asked_once_per_partition_and_generation() -> None:
     await agent._fresh(the_app, [_event(1)])
 
     assert len(consumer.asked) == 1
+
+
+class _Guard:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("rebalancing", "assigned", "sought"),
+    [
+        (False, {TP(RAW, 0)}, [(TP(RAW, 0), 11)]),
+        (False, set(), []),  # not this consumer's partition any more
+        (True, {TP(RAW, 0)}, []),  # a rebalance is under way: the next generation counts anew
+    ],
+)
+async def test_an_overdue_refetch_seeks_again(
+    monkeypatch: pytest.MonkeyPatch,
+    rebalancing: bool,
+    assigned: set[TP],
+    sought: list[tuple[TP, int]],
+) -> None:
+    consumer = _Consumer(10, 10)
+    consumer.assignment = lambda: assigned  # type: ignore[attr-defined]
+    clock = [0.0]
+    the_app: Any = SimpleNamespace(
+        raw_topic=RAW,
+        consumer=consumer,
+        offsets=OffsetTracker(lambda: clock[0]),
+        rebalancing=rebalancing,
+        processing_guard=_Guard(),
+        consumer_generation_id=1,
+    )
+    await agent._fresh(the_app, [_event(10), _event(13)])
+    consumer.sought.clear()
+    clock[0] += 60
+
+    await agent.refetch_overdue(the_app)
+
+    assert consumer.sought == sought

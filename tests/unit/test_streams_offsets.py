@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from streams import offsets
 from streams.offsets import Observation, OffsetTracker, Verdict
 
 NEW, REPEAT = Verdict.NEW, Verdict.REPEAT
@@ -138,3 +139,48 @@ def test_counting_is_per_generation() -> None:
     assert tracker.counting(0, 1)
     assert not tracker.counting(0, 2)
     assert not tracker.counting(1, 1)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+AGAIN = offsets.REFETCH_AGAIN_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("handed", "wait", "generation", "overdue"),
+    [
+        pytest.param([10, 13], AGAIN, 1, [(0, 11)], id="gap still open: ask again"),
+        pytest.param([10, 13], AGAIN - 0.1, 1, [], id="asked too recently"),
+        pytest.param([10, 13, 11, 12], AGAIN, 1, [], id="gap filled"),
+        pytest.param([10, 13, 11], AGAIN, 1, [(0, 12)], id="partly filled: from the first hole"),
+        pytest.param([10, 11], AGAIN, 1, [], id="no gap"),
+        pytest.param([10, 13], AGAIN, 2, [], id="another generation's gap"),
+    ],
+)
+def test_overdue_refetches(
+    handed: list[int], wait: float, generation: int, overdue: list[tuple[int, int]]
+) -> None:
+    clock = _Clock()
+    tracker = OffsetTracker(clock)
+    for offset in handed:
+        tracker.observe(0, 1, offset, 10)
+    clock.now += wait
+    assert list(tracker.overdue(generation)) == overdue
+
+
+def test_an_overdue_refetch_is_asked_again_only_after_the_wait() -> None:
+    clock = _Clock()
+    tracker = OffsetTracker(clock)
+    tracker.observe(0, 1, 10, 10)
+    tracker.observe(0, 1, 13, 10)
+    clock.now += AGAIN
+    assert list(tracker.overdue(1)) == [(0, 11)]
+    assert list(tracker.overdue(1)) == []
+    clock.now += AGAIN
+    assert list(tracker.overdue(1)) == [(0, 11)]
