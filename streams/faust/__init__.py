@@ -23,7 +23,8 @@ fails when an override or a private upstream name used here is not listed):
 * ``ShortPollConsumerThread._create_worker_consumer`` (``_fetch_max_wait_ms``):
   0.1 s long-polls instead of 1.5 s.
 * ``GuardedConsumer.__init__``: uses ``ReassigningTransactionManager``.
-* ``GuardedConsumer.commit``: commits wait for the batch being processed.
+* ``GuardedConsumer.commit``: commits wait for the batch being processed; under
+  exactly-once none follows the one that ended the transactions at shutdown.
 * ``GuardedConsumer.seek`` (``_read_offset``, :class:`~.consumer.FencedReadOffsets`): a
   seek back is not undone by records fetched before it (Faust's fetcher loop would raise
   the read offset past the target again and drop the records sought back to).

@@ -132,6 +132,8 @@ class GuardedConsumer(AIOKafkaConsumer):
         )
         # Replaced before the fetcher loop binds its methods (when the consumer starts).
         self._read_offset = FencedReadOffsets()
+        #: Set by the commit that ended the transactions (see :meth:`commit`).
+        self.transactions_ended = False
 
     async def seek(self, partition: TP, offset: int) -> None:
         """Faust's seek, its target fenced (see :class:`FencedReadOffsets`)."""
@@ -141,8 +143,25 @@ class GuardedConsumer(AIOKafkaConsumer):
     async def commit(
         self, topics: TPorTopicSet | None = None, start_new_transaction: bool = True
     ) -> bool:
+        """Faust's commit, holding the processing guard; under exactly-once, none after the
+        commit that ended the transactions.
+
+        Faust ends the transactions when it stops (``wait_empty`` ->
+        ``commit_and_end_transactions``: commit, no new transaction), but its periodic
+        commit task runs on until the consumer itself stops, and the consumer's own
+        ``on_stop`` ends them again. A commit that then finds a newer offset to commit
+        calls ``send_offsets_to_transaction`` on a producer that is in no transaction:
+        aiokafka raises ``IllegalOperation`` and the worker crashes on its way out. Found
+        by the torture (issue 12): a worker stopped right after it joined. The offsets not
+        committed then are read again by the partition's next owner, whose tables hold the
+        dedup entries the committed transactions wrote: nothing is emitted twice.
+        """
         async with cast("BridgeApp", self.app).processing_guard:
+            if self.transactions_ended:
+                return False
             result: bool = await super().commit(topics, start_new_transaction=start_new_transaction)
+            if self.in_transaction and not start_new_transaction:
+                self.transactions_ended = True
             return result
 
     def committed(self, tp: TP) -> int | None:

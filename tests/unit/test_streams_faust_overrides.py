@@ -54,7 +54,7 @@ PINNED: dict[str, str] = {
     "ShortPollConsumerThread._create_worker_consumer": "test_worker_consumer_long_polls",
     "_fetch_max_wait_ms": "test_worker_consumer_long_polls",
     "GuardedConsumer.__init__": "test_consumer_makes_its_transaction_manager_in_init",
-    "GuardedConsumer.commit": "test_commits_go_through_commit_and_hold_the_guard",
+    "GuardedConsumer.commit": "test_no_commit_after_the_transactions_ended",
     "GuardedConsumer.seek": "test_a_seek_is_not_undone_by_records_fetched_before_it",
     "_read_offset": "test_a_seek_is_not_undone_by_records_fetched_before_it",
     "GuardedConsumer._new_offset": "test_new_offset_and_committed_offset",
@@ -377,6 +377,67 @@ async def test_commits_go_through_commit_and_hold_the_guard(
     await the_app.consumer.commit()
 
     assert commits == [({tp: 2}, True)]
+
+
+def _transaction_commits(monkeypatch: pytest.MonkeyPatch, the_app: Any, tp: TP) -> list[Any]:
+    """Exactly-once commits of ``the_app``'s consumer (offsets, start a new transaction),
+    recorded instead of sent, with ``tp`` assigned."""
+    the_consumer = the_app.consumer
+    commits: list[Any] = []
+
+    async def commit(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        commits.append((dict(offsets), start_new_transaction))
+        return True
+
+    monkeypatch.setattr(the_consumer.transactions, "commit", commit)
+    monkeypatch.setattr(the_consumer, "assignment", lambda: {tp})
+    return commits
+
+
+@pytest.mark.asyncio
+async def test_no_commit_after_the_transactions_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Faust's stop ends the transactions (commit, no new transaction) ...
+    assert "self.commit(start_new_transaction=False)" in inspect.getsource(
+        FaustConsumer.commit_and_end_transactions
+    )
+    assert "if start_new_transaction:" in inspect.getsource(AIOKafkaProducer.commit_transactions)
+    # ... aiokafka refuses offsets outside a transaction ...
+    assert "Not in the middle of a transaction" in inspect.getsource(
+        aiokafka.AIOKafkaProducer.send_offsets_to_transaction
+    )
+    # ... and Faust commits again when an offset moved after that.
+    tp = TP(RAW, 0)
+    plain = make_app(processing_guarantee="exactly_once")
+    commits = _transaction_commits(monkeypatch, plain, tp)
+    _acked(plain.consumer, tp, [0])
+    await plain.consumer.commit_and_end_transactions()
+    _acked(plain.consumer, tp, [0, 1])
+    await plain.consumer.commit()
+    assert commits == [({tp: 1}, False), ({tp: 2}, True)]
+
+    ours = make_app(app.BridgeApp, processing_guarantee="exactly_once")
+    commits = _transaction_commits(monkeypatch, ours, tp)
+    for offset in (0, 1):
+        ours.offsets.observe(0, 1, offset, None)
+        ours.offsets.finished(0, offset)
+    _acked(ours.consumer, tp, [0])
+    await ours.consumer.commit_and_end_transactions()
+    _acked(ours.consumer, tp, [0, 1])
+    await ours.consumer.commit()
+    await ours.consumer.commit_and_end_transactions()
+    assert commits == [({tp: 1}, False)]
+
+    # At least once, commits go on (they end no transaction).
+    alo = make_app(app.BridgeApp)
+    commits = _committing(monkeypatch, alo, tp)
+    for offset in (0, 1):
+        alo.offsets.observe(0, 1, offset, None)
+        alo.offsets.finished(0, offset)
+    _acked(alo.consumer, tp, [0])
+    await alo.consumer.commit_and_end_transactions()
+    _acked(alo.consumer, tp, [0, 1])
+    await alo.consumer.commit()
+    assert commits == [({tp: 1}, True), ({tp: 2}, True)]
 
 
 @pytest.mark.asyncio
