@@ -164,6 +164,12 @@ class GuardedConsumer(AIOKafkaConsumer):
                 transactions.ended = True
             return result
 
+    def read_offset(self, tp: TP) -> int | None:
+        """The offset of the last record of ``tp`` handed to the stream (Faust's
+        ``_read_offset``), ``None`` before the first."""
+        offset: int | None = self._read_offset.get(tp)
+        return offset
+
     def committed(self, tp: TP) -> int | None:
         """The committed offset of ``tp`` as this consumer last knew it.
 
