@@ -25,8 +25,8 @@ from common.config import Env
 from streams import aggregates, openapi, routing, web
 from streams.faust import app as faust_app
 from streams.metric_store import MetricStore
-from streams.processor import MemoryTable
 from streams.settings import WorkerSettings
+from streams.staging import MemoryTable
 from streams.windows import Resolution
 
 TOKEN = "query-token-for-unit-tests-5f0c"
