@@ -2,8 +2,10 @@
 
 300 connections each send the largest request head the ingress admits, without its final
 CRLF; 400 connections each send a head and 262,000 of the 262,144 body bytes they announce.
-While all of them are held open, signed deliveries must still be accepted, and the ingress's
-resident memory must stay under the chart's memory limit. The measured figures (peak RSS,
+While all of them are held open, signed deliveries must still be accepted (a delivery that
+meets every body-read slot taken is refused ``503 overloaded`` with ``Retry-After``, and is
+retried as FedaPay retries it), and the ingress's resident memory must stay under the
+chart's memory limit. The measured figures (peak RSS,
 how long the server held a slow connection) go to ``.cache/reliability/slow_connections.json``.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -30,6 +33,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.timeout(240)]
 SLOW_HEADS = 300
 SLOW_BODIES = 400
 DELIVERIES = 20
+#: How long one delivery is retried after ``503`` answers.
+RETRY_FOR_S = 30.0
 #: The largest head the ingress admits with its default limits: as many fields as allowed,
 #: each as long as allowed.
 HEAD_FIELDS = IngressSettings.max_headers
@@ -104,17 +109,42 @@ async def _sample_rss(process: BridgeProcess, samples: list[int], stop: asyncio.
         await asyncio.sleep(0.1)
 
 
-async def _deliver(url: str, secret: str) -> list[tuple[int, float]]:
+@dataclass
+class Delivered:
+    """One signed delivery: its final status, the refusals before it, and how long it took."""
+
+    status: int
+    refusals: list[str]
+    seconds: float
+
+
+async def _deliver(url: str, secret: str) -> list[Delivered]:
     answers = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         for index in range(DELIVERIES):
             body = FIXTURE.replace(b"235879", b"5%05d" % index)
-            started = time.monotonic()
-            headers = {"X-FEDAPAY-SIGNATURE": sign(body, secret)}
-            async with session.post(url, data=body, headers=headers) as response:
-                answers.append((response.status, time.monotonic() - started))
+            answers.append(await _deliver_one(session, url, secret, body))
             await asyncio.sleep(0.25)
     return answers
+
+
+async def _deliver_one(
+    session: aiohttp.ClientSession, url: str, secret: str, body: bytes
+) -> Delivered:
+    """Post ``body`` until it gets an answer other than 503, at most :data:`RETRY_FOR_S`,
+    waiting ``Retry-After`` (at most 1 s here) between attempts and signing each anew, as
+    FedaPay does."""
+    started = time.monotonic()
+    refusals: list[str] = []
+    while True:
+        headers = {"X-FEDAPAY-SIGNATURE": sign(body, secret)}
+        async with session.post(url, data=body, headers=headers) as response:
+            status = response.status
+            if status != 503 or time.monotonic() - started > RETRY_FOR_S:
+                return Delivered(status, refusals, time.monotonic() - started)
+            refusals.append(str((await response.json()).get("error")))
+            retry_after = float(response.headers.get("Retry-After", "1"))
+        await asyncio.sleep(min(retry_after, 1.0))
 
 
 async def _attack(deployment: Deployment, process: BridgeProcess) -> dict[str, object]:
@@ -171,11 +201,12 @@ def test_slow_heads_and_bodies_keep_memory_bounded_and_deliveries_flowing(
             "slow_bodies": SLOW_BODIES,
             "body_bytes_sent": BODY_SENT,
             **{k: v for k, v in figures.items() if k != "deliveries"},
-            "delivery_statuses": sorted({status for status, _ in deliveries}),
-            "delivery_seconds_max": max(seconds for _, seconds in deliveries),
+            "delivery_statuses": sorted({delivery.status for delivery in deliveries}),
+            "delivery_seconds_max": max(delivery.seconds for delivery in deliveries),
+            "delivery_refusals": [r for delivery in deliveries for r in delivery.refusals],
         },
     )
-    assert [status for status, _ in deliveries] == [200] * DELIVERIES
+    assert [delivery.status for delivery in deliveries] == [200] * DELIVERIES
     assert figures["peak_rss_kib"] < figures["limit_kib"], figures  # type: ignore[operator]
     assert figures["slow_heads_still_open"] == 0, "the server closes every unfinished head"
     assert figures["slow_bodies_still_open"] == 0, "the server closes every unfinished body"
