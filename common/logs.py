@@ -18,9 +18,18 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, Final
 
 import orjson
+
+from common.settings import Choice, Setting
+
+LOG_LEVEL: Final = Setting(
+    "LOG_LEVEL", Choice(("DEBUG", "INFO", "WARNING", "ERROR")), "log level", lambda: "INFO"
+)
+LOG_FORMAT: Final = Setting(
+    "LOG_FORMAT", Choice(("json", "text")), "`json` (one object per line) or `text`", lambda: "json"
+)
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 

@@ -74,7 +74,7 @@ def container_environ(rendered: Rendered, container: dict[str, Any], files: Path
 Loader = Callable[[Mapping[str, str]], object]
 
 LOADERS: dict[str, Loader] = {
-    "ingress": IngressSettings.from_env,
+    "ingress": lambda environ: IngressSettings.from_env(Env(environ)),
     "worker": lambda environ: WorkerSettings.from_env(Env(environ)),
     "topics": lambda environ: WorkerSettings.from_env(Env(environ)),
 }
@@ -115,7 +115,7 @@ def test_worker_identity_reaches_the_settings(renderer: Renderer, tmp_path: Path
 def test_ingress_reads_the_webhook_secret_files(renderer: Renderer, tmp_path: Path) -> None:
     rendered = renderer.value_set("production-values")
     (container,) = containers(_workload(rendered, "ingress"))
-    settings = IngressSettings.from_env(container_environ(rendered, container, tmp_path))
+    settings = IngressSettings.from_env(Env(container_environ(rendered, container, tmp_path)))
     assert set(settings.endpoints) == {"live", "sandbox"}
     assert settings.host == "0.0.0.0"  # noqa: S104 - in a pod, on purpose
     assert settings.kafka.security_protocol == "SASL_SSL"

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from common.config import Env
 from ingress.app import create_app
 from ingress.settings import IngressSettings
 from ingress.signature import sign
@@ -62,7 +63,7 @@ async def deliver(
 
     topics = Topics(prefix)
     await create_topics(bootstrap, [topics.raw, topics.dlq])
-    app = create_app(IngressSettings.from_env(environ(bootstrap, prefix)), provider)
+    app = create_app(IngressSettings.from_env(Env(environ(bootstrap, prefix))), provider)
     client: Client
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         await wait_until_ready(client)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
+from common.config import Env
 from common.errors import ConfigError
 from ingress.settings import IngressSettings
 
@@ -14,8 +16,12 @@ P = "FEDAPAY_BRIDGE_"
 MINIMAL = {f"{P}WEBHOOKS": "sandbox", f"{P}WEBHOOK_SANDBOX_SECRETS": "wh_sandbox_a"}
 
 
+def load_ingress(environ: Mapping[str, str]) -> IngressSettings:
+    return IngressSettings.from_env(Env(environ))
+
+
 def test_defaults() -> None:
-    settings = IngressSettings.from_env(MINIMAL)
+    settings = load_ingress(MINIMAL)
     assert settings.endpoints == {"sandbox": ("wh_sandbox_a",)}
     assert settings.kafka.bootstrap_servers == "127.0.0.1:9092"
     assert settings.topics.raw == "fedapay.raw"
@@ -30,7 +36,7 @@ def test_defaults() -> None:
 
 
 def test_connection_limits() -> None:
-    settings = IngressSettings.from_env(
+    settings = load_ingress(
         {
             **MINIMAL,
             f"{P}MAX_HEADER_LINE_BYTES": "8190",
@@ -46,7 +52,7 @@ def test_connection_limits() -> None:
 
 
 def test_rotation_and_several_endpoints() -> None:
-    settings = IngressSettings.from_env(
+    settings = load_ingress(
         {
             f"{P}WEBHOOKS": "live, sandbox-2",
             f"{P}WEBHOOK_LIVE_SECRETS": "wh_new, wh_old",
@@ -63,14 +69,12 @@ def test_rotation_and_several_endpoints() -> None:
 def test_secrets_from_file(tmp_path: Path) -> None:
     path = tmp_path / "secrets"
     path.write_text("wh_one\nwh_two\n")
-    settings = IngressSettings.from_env(
-        {f"{P}WEBHOOKS": "live", f"{P}WEBHOOK_LIVE_SECRETS_FILE": str(path)}
-    )
+    settings = load_ingress({f"{P}WEBHOOKS": "live", f"{P}WEBHOOK_LIVE_SECRETS_FILE": str(path)})
     assert settings.endpoints["live"] == ("wh_one", "wh_two")
 
 
 def test_secrets_never_in_repr() -> None:
-    settings = IngressSettings.from_env(
+    settings = load_ingress(
         {
             **MINIMAL,
             f"{P}KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
@@ -129,14 +133,14 @@ def test_secrets_never_in_repr() -> None:
 )
 def test_bad_configuration_names_the_setting(extra: dict[str, str], setting: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        IngressSettings.from_env({**MINIMAL, **extra})
+        load_ingress({**MINIMAL, **extra})
     assert caught.value.setting == setting
     assert str(caught.value).startswith(setting)
 
 
 def test_unreadable_secret_file_names_the_file_setting() -> None:
     with pytest.raises(ConfigError) as caught:
-        IngressSettings.from_env(
+        load_ingress(
             {f"{P}WEBHOOKS": "live", f"{P}WEBHOOK_LIVE_SECRETS_FILE": "/nonexistent/secret"}
         )
     assert caught.value.setting == f"{P}WEBHOOK_LIVE_SECRETS_FILE"

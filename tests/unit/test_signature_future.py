@@ -3,14 +3,23 @@ any future time; the library default keeps that, the ingress caps it at 300 s by
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
+from common.config import Env
 from common.errors import ConfigError
 from ingress import signature
 from ingress.settings import IngressSettings
 
 P = "FEDAPAY_BRIDGE_"
 MINIMAL = {f"{P}WEBHOOKS": "sandbox", f"{P}WEBHOOK_SANDBOX_SECRETS": "wh_sandbox_a"}
+
+
+def load_ingress(environ: Mapping[str, str]) -> IngressSettings:
+    return IngressSettings.from_env(Env(environ))
+
+
 NOW = 1_760_000_000
 BODY = b'{"name":"transaction.approved"}'
 
@@ -39,9 +48,9 @@ def test_without_a_cap_any_future_passes_as_in_the_sdk() -> None:
 
 
 def test_the_ingress_setting_defaults_to_300_and_0_turns_it_off() -> None:
-    assert IngressSettings.from_env(MINIMAL).signature_max_future == 300
+    assert load_ingress(MINIMAL).signature_max_future == 300
     off = {**MINIMAL, f"{P}SIGNATURE_MAX_FUTURE_SECONDS": "0"}
-    assert IngressSettings.from_env(off).signature_max_future == 0
+    assert load_ingress(off).signature_max_future == 0
     with pytest.raises(ConfigError) as caught:
-        IngressSettings.from_env({**MINIMAL, f"{P}SIGNATURE_MAX_FUTURE_SECONDS": "-1"})
+        load_ingress({**MINIMAL, f"{P}SIGNATURE_MAX_FUTURE_SECONDS": "-1"})
     assert caught.value.setting == f"{P}SIGNATURE_MAX_FUTURE_SECONDS"
