@@ -40,7 +40,7 @@ TOPIC_PREFIX: Final = Setting(
     Parsed(Topics, lambda topics: topics.prefix),
     "prefix of every topic name",
     Topics,
-    chart=Chart("kafka.topicPrefix"),
+    chart=Chart("kafka.topicPrefix", schema={"pattern": "^[a-zA-Z0-9._-]+$"}),
 )
 
 
@@ -55,7 +55,7 @@ class KafkaSettings:
         Text(),
         "127.0.0.1:9092",
         "brokers, comma-separated",
-        chart=Chart("kafka.bootstrapServers"),
+        chart=Chart("kafka.bootstrapServers", schema={"minLength": 1}),
     )
     security_protocol: str = setting(
         "KAFKA_SECURITY_PROTOCOL",
@@ -90,6 +90,7 @@ class KafkaSettings:
         False,
         "allow mechanism `PLAIN` with `SASL_PLAINTEXT` (the password crosses the network in "
         "clear text); refused otherwise",
+        chart=Chart("kafka.sasl.plainWithoutTls"),
     )
 
     def __repr__(self) -> str:  # never show the password

@@ -20,7 +20,7 @@ import dataclasses
 import ipaddress
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar, cast
 
@@ -103,7 +103,7 @@ class Integer(Kind[int]):
         return _with_minimum({"type": "integer"}, self.minimum)
 
     def bounds(self) -> str:
-        return "" if self.minimum is None else f"≥ {self.minimum}"
+        return "" if self.minimum is None else f"at least {self.minimum}"
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class Real(Kind[float]):
         return _with_minimum({"type": "number"}, self.minimum)
 
     def bounds(self) -> str:
-        return "" if self.minimum is None else f"≥ {_number(self.minimum)}"
+        return "" if self.minimum is None else f"at least {_number(self.minimum)}"
 
     def show(self, default: float) -> str:
         return _code(_number(default))
@@ -171,7 +171,8 @@ class Items(Kind[tuple[str, ...]]):
         return {"type": "array", "items": items}
 
     def bounds(self) -> str:
-        return "comma-separated" + (f", each of {', '.join(self.allowed)}" if self.allowed else "")
+        each = ", ".join(_code(item) for item in self.allowed)
+        return "comma-separated" + (f", each of {each}" if self.allowed else "")
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ class Networks(Kind[tuple[Network, ...]]):
         return env.networks(name) or default
 
     def schema(self) -> JSON:
-        return {"type": "array"}
+        return {"type": "array", "items": {"type": "string"}}
 
     def bounds(self) -> str:
         return "CIDRs, comma-separated"
@@ -237,10 +238,12 @@ def _with_minimum(schema: JSON, minimum: float | None) -> JSON:
 
 @dataclass(frozen=True)
 class Chart:
-    """Where a setting is in the chart's values (a dotted path), and what the chart adds."""
+    """Where the chart's values set a setting (a dotted path), what the chart's docs add, and
+    what the chart's schema asks beyond the setting's own bounds (e.g. a port above 1023)."""
 
     path: str
     note: str = ""
+    schema: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from schemas.topics import Topics
 
 COMPRESSION = ("none", "gzip")
 _CHART: Final = "ingress.settings."
+_CIDRS: Final = {"items": {"type": "string", "pattern": "^[0-9a-fA-F:.]+(/[0-9]{1,3})?$"}}
 
 #: The endpoint names; each names a ``WEBHOOK_<N>_SECRETS`` setting.
 WEBHOOKS: Final = Setting(
@@ -154,7 +155,7 @@ class IngressSettings:
         (),
         "source networks allowed to post webhooks",
         shown="empty (all)",
-        chart=Chart(_CHART + "allowedCidrs"),
+        chart=Chart(_CHART + "allowedCidrs", schema=_CIDRS),
     )
     trusted_proxies: tuple[Network, ...] = setting(
         "TRUSTED_PROXIES",
@@ -165,7 +166,7 @@ class IngressSettings:
         "from the right that is not a trusted proxy. A hop with a port or an IPv6 zone id "
         "(`%eth0`) is not an address (403 when `ALLOWED_CIDRS` is set)",
         shown="empty",
-        chart=Chart(_CHART + "trustedProxies", "E.g. the ingress controller's pods."),
+        chart=Chart(_CHART + "trustedProxies", "E.g. the ingress controller's pods.", _CIDRS),
     )
     rate_limit_per_second: float = setting(
         "RATE_LIMIT_PER_SECOND",

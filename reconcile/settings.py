@@ -122,7 +122,7 @@ class ReconcileSettings:
         Items(STATUSES, "statuses"),
         ("pending",),
         "the statuses whose transactions are watched",
-        chart=Chart(_CHART + "driftStatuses"),
+        chart=Chart(_CHART + "driftStatuses", schema={"minItems": 1}),
     )
     drift_max: int = setting(
         "RECONCILE_DRIFT_MAX",

@@ -56,7 +56,7 @@ class WorkerSettings:
         Text(),
         "fedapay-bridge",
         "Faust app id: the consumer group and the prefix of the table changelog topics",
-        chart=Chart(_CHART + "appId"),
+        chart=Chart(_CHART + "appId", schema={"pattern": "^[a-zA-Z0-9._-]+$"}),
     )
     worker_id: str | None = setting(
         "WORKER_ID",
@@ -93,7 +93,7 @@ class WorkerSettings:
         Parsed(Path, str),
         Path("fedapay-bridge-data"),
         "directory of the RocksDB tables",
-        chart=Chart(_CHART + "dataDir", "The volume claim is mounted here."),
+        chart=Chart(_CHART + "dataDir", "The volume claim is mounted here.", {"pattern": "^/"}),
     )
     processing_guarantee: str = setting(
         "PROCESSING_GUARANTEE",
@@ -186,7 +186,7 @@ class WorkerSettings:
         Integer(minimum=0),
         6066,
         "port of the HTTP server (query API and table routing)",
-        chart=Chart(_CHART + "webPort", "Named web."),
+        chart=Chart(_CHART + "webPort", "Named web.", {"minimum": 1024, "maximum": 65535}),
     )
     web_host: str = setting_factory(
         "WEB_HOST",
