@@ -29,8 +29,8 @@ from typing import Final
 
 from schemas import keys
 from streams import aggregates
-from streams.aggregates import Counters
 from streams.codec import CorruptValue
+from streams.counters import Counters
 from streams.staging import DurableTable, StagedTable
 from streams.windows import Resolution
 

@@ -139,6 +139,10 @@ class Plan:
     #: ``None`` when the transaction state must not be written.
     state: TransactionState | None = None
     outcome: Outcome | None = None
+    #: The status record and the anomalies among ``outputs``, as records (the metrics read
+    #: them; the outputs hold them encoded).
+    status: StatusRecord | None = None
+    anomalies: tuple[Anomaly, ...] = ()
 
 
 def read(record: RawRecord, topics: Topics) -> Delivery | Output:
@@ -205,6 +209,8 @@ def plan(
         duplicate=False,
         state=changed,
         outcome=step.outcome,
+        status=step.status_record,
+        anomalies=tuple(anomalies),
     )
 
 

@@ -43,7 +43,8 @@ from yarl import URL
 
 from schemas import keys
 from streams import codec, openapi, prom, query, routing, tables
-from streams.aggregates import Counters, merge
+from streams.aggregates import merge
+from streams.counters import Counters
 from streams.errors import Ambiguous, Forbidden, NotFound, Unauthorized, Unavailable, WorkerError
 from streams.metric_store import MetricStore
 from streams.processor import ProcessorStats

@@ -13,8 +13,9 @@ from schemas import headers
 from schemas.envelope import parse
 from schemas.topics import Topics
 from streams import aggregates
-from streams.aggregates import LATENCY_BOUNDS_MS, latency_bucket, percentile, select, summarize
+from streams.aggregates import select
 from streams.codec import CorruptValue
+from streams.counters import LATENCY_BOUNDS_MS, latency_bucket, percentile, summarize
 from streams.metric_store import MetricStore, WindowKey
 from streams.pipeline import Output, PipelineConfig, RawRecord
 from streams.processor import MemoryTable, Processor

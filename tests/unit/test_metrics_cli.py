@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.cli import build_parser
-from streams import aggregates, query_cli
+from streams import counters, query_cli
 from streams.query import (
     parse_range,
     parse_summary,
@@ -24,7 +24,7 @@ COUNTERS = {
     "duplicate|transaction.approved": 1,
     "tx|XOF|mtn|approved": 2,
     "amount|XOF|mtn|approved": 44_000,
-    f"latency|{aggregates.latency_bucket(12)}": 2,
+    f"latency|{counters.latency_bucket(12)}": 2,
 }
 
 

@@ -16,7 +16,7 @@ import pytest
 from common.cli import build_parser
 from schemas import headers, keys
 from schemas.topics import Topics
-from streams import aggregates, codec, errors, openapi, query, query_cli
+from streams import aggregates, codec, counters, errors, openapi, query, query_cli
 from streams.metric_store import MetricStore, WindowKey
 from streams.pipeline import Output, OutputKind, PipelineConfig, RawRecord, read, replay
 from streams.processor import MemoryTable, Processor
@@ -225,7 +225,7 @@ async def test_metrics_are_kept_and_read_per_endpoint() -> None:
 
     def reading(endpoint: str | None) -> dict[str, Any]:
         windows = metrics.windows([0], MINUTE, T0, T0 + 60_000, endpoint)
-        return aggregates.summarize(aggregates.merge_all(windows.values()))
+        return counters.summarize(aggregates.merge_all(windows.values()))
 
     live_only, sandbox_only, every = reading("live"), reading("sandbox"), reading(None)
     assert (live_only["deliveries"], live_only["duplicates_total"]) == (1, 0)
