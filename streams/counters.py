@@ -179,7 +179,17 @@ ANOMALY: Final = CounterSpec("anomaly", ("kind",), "anomaly records emitted", _a
 DEAD_LETTER: Final = CounterSpec("dead_letter", (), "raw records sent to the DLQ", _dead_lettered)
 
 #: Every counter, in the order one record's increments are listed (and stored).
-COUNTERS: Final = (DELIVERIES, DUPLICATE, EVENT, LATENCY, STALE, TX, AMOUNT, ANOMALY, DEAD_LETTER)
+COUNTERS: Final = (
+    DELIVERIES,
+    DUPLICATE,
+    EVENT,
+    LATENCY,
+    STALE,
+    TX,
+    AMOUNT,
+    ANOMALY,
+    DEAD_LETTER,
+)
 _BY_NAME: Final = {spec.name: spec for spec in COUNTERS}
 #: The dimensions a metric query filters on, in a stable order.
 FILTERS: Final = tuple(dict.fromkeys(name for spec in COUNTERS for name in spec.filters))
