@@ -1,7 +1,8 @@
 """The root of every exception the bridge raises on purpose.
 
 Each process maps these in exactly one place: the ingress to HTTP answers
-(`ingress.http.errors`), the workers to DLQ records, the CLI to exit codes.
+(``ingress.middleware``), the workers' query API to HTTP answers (``streams.web``),
+the CLI to exit codes (``common.cli``).
 """
 
 from __future__ import annotations

@@ -503,11 +503,6 @@ def entity_json(state: Transaction | Customer) -> bytes:
     return dumps(customer_entity(state))
 
 
-def transaction_body(name: str, tx: Transaction, merchant: Merchant) -> bytes:
-    """A whole ``transaction.*`` body, e.g. for one-off tests."""
-    return assemble(name, "transaction", dumps(transaction_entity(tx)), merchant.account_json)
-
-
 def customer_body(name: str, customer: Customer, merchant: Merchant) -> bytes:
     """A whole ``customer.*`` body."""
     return assemble(name, "customer", dumps(customer_entity(customer)), merchant.account_json)

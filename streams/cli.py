@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import logging
 import sys
 from collections.abc import Mapping
@@ -53,11 +52,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_worker(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = WorkerSettings.from_env(Env(environ))
     logs.configure(settings.log_level, settings.log_format)
-    if settings.store == "rocksdb" and importlib.util.find_spec("rocksdict") is None:
-        raise ConfigError(
-            "FEDAPAY_BRIDGE_STORE",
-            "rocksdb needs the rocksdict package (the rocksdb extra); or set it to memory",
-        )
     partitions = asyncio.run(prepare_topics(settings))
     # asyncio.run closed its loop; Faust's worker takes the thread's current one.
     asyncio.set_event_loop(asyncio.new_event_loop())

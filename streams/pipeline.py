@@ -2,9 +2,9 @@
 
 :func:`read` turns a raw-topic record into a :class:`Delivery` (or its DLQ
 record); :func:`plan` takes the delivery plus what the tables hold for it and
-returns every output record and table write. The agent executes the plan:
-outputs first (acknowledged by the broker), table writes after, so a crash in
-between repeats outputs (at-least-once) and never loses one.
+returns every output record and table write. :mod:`streams.processor` executes
+the plans of a batch: outputs first (acknowledged by the broker), table writes
+after, so a crash in between repeats outputs (at-least-once) and never loses one.
 
 Every output carries the delivery's dedup key in the ``fedapay-dedup-key``
 header (DLQ records: the raw header's, else ``sha256:<hex of the body>``), so

@@ -2,7 +2,7 @@
 
 No Faust import: the tables are :class:`streams.staging.DurableTable` (Faust
 tables behind :class:`streams.faust.tables.ChangelogTable` in the worker,
-:class:`MemoryTable` in tests) and the producer is a :class:`Sender`.
+:class:`streams.staging.MemoryTable` in tests) and the producer is a :class:`Sender`.
 
 A batch is decided first, in memory and in order: each record reads the
 tables through the writes staged by the records before it
@@ -48,12 +48,10 @@ from streams.pipeline import (
     plan,
     read,
 )
-from streams.staging import DurableTable, MemoryTable, StagedTable
+from streams.staging import DurableTable, StagedTable
 from streams.state_machine import Outcome, TransactionState
 
 log = logging.getLogger(__name__)
-
-__all__ = ["PROCESSING_ERROR", "MemoryTable", "Processor", "Sender"]
 
 #: DLQ error code of a raw record that parsed but could not be processed.
 PROCESSING_ERROR = "processing_error"
@@ -173,19 +171,6 @@ class Processor:
             await self._until_done(step, name, records)
 
         await self._complete(self.decide(records), retried)
-
-    async def handle(self, record: RawRecord) -> None:
-        """Decide one record and make it durable, once: errors propagate and the
-        record's staged writes are dropped (for tests of a single attempt)."""
-
-        async def once(step: Step, name: str) -> None:
-            await step()
-
-        try:
-            await self._complete(self.decide([record]), once)
-        except BaseException:
-            self._discard()
-            raise
 
     def decide(self, records: Sequence[RawRecord]) -> Batch:
         """Decide every record in order, staging its table writes; nothing is sent."""

@@ -7,7 +7,7 @@ reports the existing ones, never altering them. The same function runs from
 
 All topics of one deployment get the same partition count: the workers write
 each output to the partition number of the raw record it comes from, so
-every output topic and both table changelogs must have at least as many
+every output topic and every table changelog must have at least as many
 partitions as ``<prefix>.raw``.
 """
 

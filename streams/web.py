@@ -383,7 +383,7 @@ def consumer_lag(app: faust.App, raw_topic: str) -> dict[int, int]:
         for tp in consumer.assignment():
             if tp.topic != raw_topic:
                 continue
-            read = consumer._read_offset.get(tp)
+            read = consumer.read_offset(tp)
             highwater = consumer.highwater(tp)
             if read is not None and highwater is not None:
                 lag[tp.partition] = max(0, int(highwater) - int(read) - 1)

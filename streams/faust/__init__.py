@@ -19,12 +19,14 @@ fails when an override or a private upstream name used here is not listed):
   producer and lock Faust's ``send`` uses.
 * ``transactional_id``: the id format of ``TransactionManager.commit``.
 * ``ReassigningTransactionManager.on_rebalance`` (``_tps_to_transactional_ids``,
-  ``_transaction_producers``): stops fenced producers of lost partitions.
+  ``_transaction_producers``): stops fenced producers of lost partitions, and marks the
+  transactions begun again.
 * ``ShortPollConsumerThread._create_worker_consumer`` (``_fetch_max_wait_ms``):
   0.1 s long-polls instead of 1.5 s.
 * ``GuardedConsumer.__init__``: uses ``ReassigningTransactionManager``.
 * ``GuardedConsumer.commit``: commits wait for the batch being processed; under
-  exactly-once none follows the one that ended the transactions at shutdown.
+  exactly-once none runs while Faust has the transactions ended (from a revocation or
+  the shutdown until the next assignment).
 * ``GuardedConsumer.seek`` (``_read_offset``, :class:`~.consumer.FencedReadOffsets`): a
   seek back is not undone by records fetched before it (Faust's fetcher loop would raise
   the read offset past the target again and drop the records sought back to).

@@ -132,8 +132,6 @@ class GuardedConsumer(AIOKafkaConsumer):
         )
         # Replaced before the fetcher loop binds its methods (when the consumer starts).
         self._read_offset = FencedReadOffsets()
-        #: Set by the commit that ended the transactions (see :meth:`commit`).
-        self.transactions_ended = False
 
     async def seek(self, partition: TP, offset: int) -> None:
         """Faust's seek, its target fenced (see :class:`FencedReadOffsets`)."""
@@ -143,26 +141,34 @@ class GuardedConsumer(AIOKafkaConsumer):
     async def commit(
         self, topics: TPorTopicSet | None = None, start_new_transaction: bool = True
     ) -> bool:
-        """Faust's commit, holding the processing guard; under exactly-once, none after the
-        commit that ended the transactions.
+        """Faust's commit, holding the processing guard; under exactly-once, none while the
+        transactions are ended (:attr:`ReassigningTransactionManager.ended`).
 
-        Faust ends the transactions when it stops (``wait_empty`` ->
-        ``commit_and_end_transactions``: commit, no new transaction), but its periodic
-        commit task runs on until the consumer itself stops, and the consumer's own
-        ``on_stop`` ends them again. A commit that then finds a newer offset to commit
-        calls ``send_offsets_to_transaction`` on a producer that is in no transaction:
-        aiokafka raises ``IllegalOperation`` and the worker crashes on its way out. Found
-        by the torture (issue 12): a worker stopped right after it joined. The offsets not
-        committed then are read again by the partition's next owner, whose tables hold the
-        dedup entries the committed transactions wrote: nothing is emitted twice.
+        Faust ends the transactions (``wait_empty`` -> ``commit_and_end_transactions``:
+        commit, no new transaction) when partitions are revoked and when it stops, and
+        begins them again only at the next assignment; its periodic commit task runs on
+        meanwhile. A commit that then finds a newer offset to commit calls
+        ``send_offsets_to_transaction`` on a producer that is in no transaction: aiokafka
+        raises ``IllegalOperation`` and the worker crashes. Found by the torture (issue
+        12): a worker stopped right after it joined. Offsets not committed then are read
+        again by the partition's next owner (or by this worker after the assignment),
+        whose tables hold the dedup entries the committed transactions wrote: nothing is
+        emitted twice.
         """
         async with cast("BridgeApp", self.app).processing_guard:
-            if self.transactions_ended:
+            transactions = cast(ReassigningTransactionManager, self.transactions)
+            if self.in_transaction and transactions.ended:
                 return False
             result: bool = await super().commit(topics, start_new_transaction=start_new_transaction)
             if self.in_transaction and not start_new_transaction:
-                self.transactions_ended = True
+                transactions.ended = True
             return result
+
+    def read_offset(self, tp: TP) -> int | None:
+        """The offset of the last record of ``tp`` handed to the stream (Faust's
+        ``_read_offset``), ``None`` before the first."""
+        offset: int | None = self._read_offset.get(tp)
+        return offset
 
     def committed(self, tp: TP) -> int | None:
         """The committed offset of ``tp`` as this consumer last knew it.

@@ -56,6 +56,12 @@ class ReassigningTransactionManager(TransactionManager):
     of its partition (see :class:`streams.faust.tables.ChangelogTable`).
     """
 
+    #: True from the commit that ended the transactions (Faust's ``wait_empty``, when
+    #: partitions are revoked and when the worker stops) until the next assignment began
+    #: them again: no commit may run meanwhile (see
+    #: :meth:`streams.faust.consumer.GuardedConsumer.commit`).
+    ended: bool = False
+
     async def on_rebalance(
         self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP]
     ) -> None:
@@ -68,3 +74,5 @@ class ReassigningTransactionManager(TransactionManager):
             await self.producer.stop_transaction(lost_id)
         cast("BridgeApp", self.app).changelogs.drop(partition_of(lost_id) for lost_id in lost)
         await super().on_rebalance(assigned, revoked, newly_assigned)
+        # Faust began a transaction for every actively assigned partition.
+        self.ended = False

@@ -23,10 +23,11 @@ from ingress.signature import sign
 from schemas import headers
 from schemas.topics import Topics
 from streams.pipeline import Output, OutputKind, PipelineConfig, RawRecord
-from streams.processor import MemoryTable, Processor
+from streams.staging import MemoryTable
 from tests.fixtures import fixture_bytes
 from tests.integration.ingress_harness import Client, environ, wait_until_ready
 from tests.kafka_io import Record, consume_all, create_topics
+from tests.support.processing import SingleAttemptProcessor
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 
@@ -72,7 +73,7 @@ async def deliver(
         assert response.status == 200
     [record] = await consume_all(bootstrap, topics.raw, expect=1, timeout=20)
     captured = Captured()
-    processor = Processor(
+    processor = SingleAttemptProcessor(
         PipelineConfig(topics=topics, dedup_window_ms=10**9),
         MemoryTable(),
         MemoryTable(),

@@ -18,9 +18,10 @@ from streams.codec import CorruptValue
 from streams.counters import LATENCY_BOUNDS_MS, latency_bucket, percentile, summarize
 from streams.metric_store import MetricStore, WindowKey
 from streams.pipeline import Output, PipelineConfig, RawRecord
-from streams.processor import MemoryTable, Processor
+from streams.staging import MemoryTable
 from streams.windows import Resolution
 from tests.fixtures import fixture_bytes
+from tests.support.processing import SingleAttemptProcessor
 
 MINUTE = Resolution("1m", 60_000, 24 * 3_600_000)
 HOUR = Resolution("1h", 3_600_000, 30 * 86_400_000)
@@ -55,12 +56,12 @@ def raw(body: bytes, received_at_ms: int, partition: int = 0, offset: int = 0) -
     )
 
 
-def build(latency_ms: int = 7) -> tuple[Processor, MemoryTable]:
+def build(latency_ms: int = 7) -> tuple[SingleAttemptProcessor, MemoryTable]:
     """A processor writing windows into a table; its outputs are acked ``latency_ms`` after
     the newest receive time."""
     table = MemoryTable()
     config = PipelineConfig(topics=Topics("t"), dedup_window_ms=72 * 3_600_000)
-    processor = Processor(
+    processor = SingleAttemptProcessor(
         config,
         MemoryTable(),
         MemoryTable(),

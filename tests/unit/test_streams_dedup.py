@@ -13,8 +13,9 @@ from schemas.topics import Topics
 from streams import codec
 from streams.dedup import SeenEntry, decide, expired_keys, is_expired, sweep_due
 from streams.pipeline import Output, PipelineConfig, RawRecord
-from streams.processor import MemoryTable, Processor
+from streams.staging import MemoryTable
 from tests.fixtures import fixture_bytes
+from tests.support.processing import SingleAttemptProcessor
 
 HOUR_MS = 3600 * 1000
 WINDOW_MS = 72 * HOUR_MS
@@ -191,9 +192,11 @@ def customer_body(customer_id: int, updated_at: str = "2024-02-19T11:47:46.042Z"
 
 def processor(
     seen: dict[bytes, bytes], sender: CollectingSender, window_ms: int = WINDOW_MS
-) -> Processor:
+) -> SingleAttemptProcessor:
     config = PipelineConfig(topics=Topics("t"), dedup_window_ms=window_ms)
-    return Processor(config, MemoryTable(seen), MemoryTable(), sender, sweep_interval_ms=60_000)
+    return SingleAttemptProcessor(
+        config, MemoryTable(seen), MemoryTable(), sender, sweep_interval_ms=60_000
+    )
 
 
 @pytest.mark.asyncio

@@ -19,7 +19,8 @@ from schemas.topics import Topics
 from streams import aggregates, codec, counters, errors, openapi, query, query_cli
 from streams.metric_store import MetricStore, WindowKey
 from streams.pipeline import Output, OutputKind, PipelineConfig, RawRecord, read, replay
-from streams.processor import MemoryTable, Processor
+from streams.processor import Processor
+from streams.staging import MemoryTable
 from streams.state_machine import Point, TransactionState
 from streams.web import QueryService
 from streams.windows import Resolution

@@ -54,7 +54,7 @@ PINNED: dict[str, str] = {
     "ShortPollConsumerThread._create_worker_consumer": "test_worker_consumer_long_polls",
     "_fetch_max_wait_ms": "test_worker_consumer_long_polls",
     "GuardedConsumer.__init__": "test_consumer_makes_its_transaction_manager_in_init",
-    "GuardedConsumer.commit": "test_no_commit_after_the_transactions_ended",
+    "GuardedConsumer.commit": "test_no_commit_while_the_transactions_are_ended",
     "GuardedConsumer.seek": "test_a_seek_is_not_undone_by_records_fetched_before_it",
     "_read_offset": "test_a_seek_is_not_undone_by_records_fetched_before_it",
     "GuardedConsumer._new_offset": "test_new_offset_and_committed_offset",
@@ -395,17 +395,26 @@ def _transaction_commits(monkeypatch: pytest.MonkeyPatch, the_app: Any, tp: TP) 
 
 
 @pytest.mark.asyncio
-async def test_no_commit_after_the_transactions_ended(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Faust's stop ends the transactions (commit, no new transaction) ...
+async def test_no_commit_while_the_transactions_are_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Faust ends the transactions (commit, no new transaction) when partitions are revoked
+    # and when it stops, and begins them again at the next assignment ...
     assert "self.commit(start_new_transaction=False)" in inspect.getsource(
         FaustConsumer.commit_and_end_transactions
     )
+    assert "await T(self.commit_and_end_transactions)()" in inspect.getsource(
+        FaustConsumer.wait_empty
+    )
+    assert "self._consumer_wait_empty" in inspect.getsource(faust.App._on_partitions_revoked)
+    assert "consumer.transactions.on_rebalance" in inspect.getsource(
+        faust.App._on_partitions_assigned
+    )
     assert "if start_new_transaction:" in inspect.getsource(AIOKafkaProducer.commit_transactions)
+    assert "maybe_begin_transaction" in inspect.getsource(TransactionManager._start_transactions)
     # ... aiokafka refuses offsets outside a transaction ...
     assert "Not in the middle of a transaction" in inspect.getsource(
         aiokafka.AIOKafkaProducer.send_offsets_to_transaction
     )
-    # ... and Faust commits again when an offset moved after that.
+    # ... and Faust's periodic commit commits again when an offset moved meanwhile.
     tp = TP(RAW, 0)
     plain = make_app(processing_guarantee="exactly_once")
     commits = _transaction_commits(monkeypatch, plain, tp)
@@ -417,7 +426,14 @@ async def test_no_commit_after_the_transactions_ended(monkeypatch: pytest.Monkey
 
     ours = make_app(app.BridgeApp, processing_guarantee="exactly_once")
     commits = _transaction_commits(monkeypatch, ours, tp)
-    for offset in (0, 1):
+    began: list[str] = []
+
+    async def begin(transactional_id: str) -> None:
+        began.append(transactional_id)
+
+    monkeypatch.setattr(ours.producer, "maybe_begin_transaction", begin)
+    monkeypatch.setattr(type(ours), "assignor", _assignor(standby=set()))
+    for offset in (0, 1, 2):
         ours.offsets.observe(0, 1, offset, None)
         ours.offsets.finished(0, offset)
     _acked(ours.consumer, tp, [0])
@@ -426,6 +442,11 @@ async def test_no_commit_after_the_transactions_ended(monkeypatch: pytest.Monkey
     await ours.consumer.commit()
     await ours.consumer.commit_and_end_transactions()
     assert commits == [({tp: 1}, False)]
+    # The next assignment begins the transactions again: commits go on.
+    await ours.consumer.transactions.on_rebalance({tp}, set(), set())
+    assert began == [transactions.transactional_id(ours, tp)]
+    await ours.consumer.commit()
+    assert commits == [({tp: 1}, False), ({tp: 2}, True)]
 
     # At least once, commits go on (they end no transaction).
     alo = make_app(app.BridgeApp)

@@ -26,10 +26,11 @@ from streams.pipeline import (
     read,
     replay,
 )
-from streams.processor import PROCESSING_ERROR, MemoryTable, Processor
-from streams.staging import Write
+from streams.processor import PROCESSING_ERROR
+from streams.staging import MemoryTable, Write
 from streams.state_machine import Observation, Outcome, advance
 from tests.fixtures import fixture_bytes
+from tests.support.processing import SingleAttemptProcessor
 
 TOPICS = Topics("t")
 CONFIG = PipelineConfig(topics=TOPICS, dedup_window_ms=72 * 3600 * 1000)
@@ -312,7 +313,9 @@ async def test_nothing_is_marked_seen_when_outputs_fail() -> None:
     seen: dict[bytes, bytes] = {}
     states: dict[bytes, bytes] = {}
     sender = Sender(ConnectionError("down"), failures=1)
-    worker = Processor(CONFIG, MemoryTable(seen), MemoryTable(states), sender, sweep_interval_ms=1)
+    worker = SingleAttemptProcessor(
+        CONFIG, MemoryTable(seen), MemoryTable(states), sender, sweep_interval_ms=1
+    )
 
     with pytest.raises(ConnectionError):
         await worker.handle(record(approved()))
@@ -323,7 +326,7 @@ async def test_nothing_is_marked_seen_when_outputs_fail() -> None:
 @pytest.mark.asyncio
 async def test_send_errors_are_retried_until_they_succeed() -> None:
     sender = Sender(RuntimeError("no transaction producer yet"), failures=5)
-    worker = Processor(
+    worker = SingleAttemptProcessor(
         CONFIG, MemoryTable(), MemoryTable(), sender, sweep_interval_ms=1, retry_backoff_s=0.001
     )
 
@@ -335,7 +338,9 @@ async def test_send_errors_are_retried_until_they_succeed() -> None:
 @pytest.mark.asyncio
 async def test_a_record_that_cannot_be_decided_goes_to_the_dlq() -> None:
     sender = Sender()
-    worker = Processor(CONFIG, MemoryTable(), MemoryTable(), sender, sweep_interval_ms=1)
+    worker = SingleAttemptProcessor(
+        CONFIG, MemoryTable(), MemoryTable(), sender, sweep_interval_ms=1
+    )
 
     def broken(_: RawRecord) -> None:
         raise RuntimeError("bug")
@@ -355,7 +360,7 @@ async def test_corrupt_table_values_are_ignored() -> None:
     seen = {key: b"garbage"}
     states = {b"sandbox:235879": b'{"v": 99}'}
     sender = Sender()
-    worker = Processor(
+    worker = SingleAttemptProcessor(
         CONFIG, MemoryTable(seen), MemoryTable(states), sender, sweep_interval_ms=10**9
     )
 
@@ -406,7 +411,7 @@ async def test_a_batch_gives_the_outputs_of_its_records_one_by_one() -> None:
     log: list[str] = []
     seen, states = CountingTable(log, "seen"), CountingTable(log, "states")
     sender = LoggingSender(log)
-    worker = Processor(CONFIG, seen, states, sender, sweep_interval_ms=10**9)
+    worker = SingleAttemptProcessor(CONFIG, seen, states, sender, sweep_interval_ms=10**9)
 
     for start in range(0, len(records), 50):
         await worker.process(records[start : start + 50])
@@ -427,7 +432,9 @@ async def test_a_failing_step_is_retried_alone_and_the_next_waits_for_it() -> No
     log: list[str] = []
     seen, states = CountingTable(log, "seen"), CountingTable(log, "states", failures=2)
     sender = LoggingSender(log)
-    worker = Processor(CONFIG, seen, states, sender, sweep_interval_ms=10**9, retry_backoff_s=0)
+    worker = SingleAttemptProcessor(
+        CONFIG, seen, states, sender, sweep_interval_ms=10**9, retry_backoff_s=0
+    )
 
     await worker.process([record(approved())])
 
@@ -439,7 +446,7 @@ async def test_a_failing_step_is_retried_alone_and_the_next_waits_for_it() -> No
 async def test_staged_writes_reach_no_table_before_the_outputs_are_sent() -> None:
     log: list[str] = []
     seen, states = CountingTable(log, "seen"), CountingTable(log, "states")
-    worker = Processor(CONFIG, seen, states, Sender(), sweep_interval_ms=10**9)
+    worker = SingleAttemptProcessor(CONFIG, seen, states, Sender(), sweep_interval_ms=10**9)
 
     batch = worker.decide([record(approved()), record(approved(), offset=1)])
 
@@ -452,7 +459,7 @@ async def test_staged_writes_reach_no_table_before_the_outputs_are_sent() -> Non
 async def test_writes_carry_the_partition_of_the_record_that_made_them() -> None:
     log: list[str] = []
     seen, states = CountingTable(log, "seen"), CountingTable(log, "states")
-    worker = Processor(CONFIG, seen, states, Sender(), sweep_interval_ms=10**9)
+    worker = SingleAttemptProcessor(CONFIG, seen, states, Sender(), sweep_interval_ms=10**9)
     other = with_changes(approved(), id=999)
 
     await worker.process([record(approved(), partition=3), record(other, partition=5, offset=7)])

@@ -18,14 +18,15 @@ import pytest
 import pytest_asyncio
 from aiohttp import web as aiohttp_web
 from aiohttp.test_utils import TestClient, TestServer
+from faust.types import TP
 
 from common.cli import build_parser
 from common.config import Env
 from streams import aggregates, openapi, routing, web
 from streams.faust import app as faust_app
 from streams.metric_store import MetricStore
-from streams.processor import MemoryTable
 from streams.settings import WorkerSettings
+from streams.staging import MemoryTable
 from streams.windows import Resolution
 
 TOKEN = "query-token-for-unit-tests-5f0c"
@@ -389,3 +390,20 @@ def test_the_openapi_document_says_which_routes_need_the_token() -> None:
         p for p in document["paths"]["/transactions/{id}"]["get"]["parameters"] if p["in"] == "path"
     )
     assert id_parameter["schema"]["pattern"] == "^[0-9]{1,20}$"
+
+
+def test_consumer_lag_counts_records_after_the_last_handed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = build(tmp_path)
+    consumer: Any = worker.app.consumer
+    raw = [TP("p.raw", partition) for partition in range(3)]
+    other = TP("p.transaction.approved", 0)
+    monkeypatch.setattr(consumer, "assignment", lambda: {*raw, other})
+    highwaters = {raw[0]: 10, raw[1]: 5, raw[2]: 7, other: 9}
+    monkeypatch.setattr(consumer, "highwater", highwaters.get)
+    consumer._read_offset[raw[0]] = 4  # records 5..9 not handed over yet
+    consumer._read_offset[raw[1]] = 4  # caught up
+    # raw[2]: nothing handed over yet, no lag known
+
+    assert web.consumer_lag(worker.app, "p.raw") == {0: 5, 1: 0}

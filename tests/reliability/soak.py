@@ -1,6 +1,6 @@
 """Soak: a steady stream through the ingress and a worker for a bounded time.
 
-    python -m bench.soak [--duration 600] [--rate 20] [--window 60] [--sweep 10]
+    python -m tests.reliability.soak [--duration 600] [--rate 20] [--window 60] [--sweep 10]
 
 Starts its own ingress and worker (subprocesses, own topic prefix, on the local
 broker), posts fresh simulated FedaPay streams at a steady rate, and every
@@ -78,7 +78,7 @@ class Load:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.soak", description=__doc__.split("\n")[0]
+        prog="python -m tests.reliability.soak", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of load (600)")
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second (20)")
@@ -249,23 +249,27 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cache() -> Path:
-    folder = Path(__file__).resolve().parents[1] / ".cache" / "soak"
+    folder = Path(__file__).resolve().parents[2] / ".cache" / "soak"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 def report(summary: dict[str, Any]) -> None:
     columns = ("t (s)", "ingress MiB", "worker MiB", "dedup live", "tombstones", "sent")
-    print(" ".join(f"{name:>12}" for name in columns))
+    _say(" ".join(f"{name:>12}" for name in columns))
     for s in summary["samples"]:
         values = (
             s["elapsed_s"], s["ingress_rss_mib"], s["worker_rss_mib"],
             s["dedup_live_keys"], s["dedup_tombstones"], s["deliveries_done"],
         )  # fmt: skip
-        print(" ".join(f"{value:>12}" for value in values))
+        _say(" ".join(f"{value:>12}" for value in values))
     shown = {k: v for k, v in summary.items() if k not in ("samples", "logs")}
     for key, value in shown.items():
-        print(f"{key}: {value}")
+        _say(f"{key}: {value}")
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests that production code has no use for."""
