@@ -16,13 +16,13 @@ from collections.abc import Iterable, Mapping
 import orjson
 
 from streams.codec import CorruptValue
-from streams.counters import Counters, DeadLettered, Observed, filters_of, increments_of
-from streams.pipeline import Delivery, Plan
+from streams.counters import CountedEvent, Counters, DeadLettered, filters_of, increments_of
+from streams.pipeline import ParsedEvent, Plan
 
 
-def increments(delivery: Delivery, plan: Plan, emitted_at_ms: int) -> Counters:
+def increments(delivery: ParsedEvent, plan: Plan, emitted_at_ms: int) -> Counters:
     """What one parsed delivery adds to its windows."""
-    return increments_of(Observed(delivery, plan, emitted_at_ms - delivery.received_at_ms))
+    return increments_of(CountedEvent(delivery, plan, emitted_at_ms - delivery.received_at_ms))
 
 
 def dead_letter_increments() -> Counters:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from streams.pipeline import Delivery, Plan
+from streams.pipeline import ParsedEvent, Plan
 from streams.state_machine import Outcome
 
 SEPARATOR: Final = "|"
@@ -50,10 +50,10 @@ Counts = Iterable[tuple[Values, int]]
 
 
 @dataclass(frozen=True, slots=True)
-class Observed:
-    """A raw record that parsed as an event, and what the pipeline decided for it."""
+class CountedEvent:
+    """A raw record that parsed as an event, and what the pipeline planned for it."""
 
-    delivery: Delivery
+    parsed: ParsedEvent
     plan: Plan
     latency_ms: int
 
@@ -63,7 +63,7 @@ class DeadLettered:
     """A raw record that went to the DLQ."""
 
 
-Observation = Observed | DeadLettered
+Counted = CountedEvent | DeadLettered
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ class CounterSpec:
     dimensions: tuple[str, ...]
     doc: str
     #: What one record adds.
-    count: Callable[[Observation], Counts]
+    count: Callable[[Counted], Counts]
     #: Dimensions a query may filter on (``event=...``); the others are not filters.
     filters: tuple[str, ...] = ()
 
@@ -99,60 +99,62 @@ def latency_bucket(latency_ms: int) -> int:
 # ------------------------------------------------------------------ what a record adds
 
 
-def _delivered(seen: Observation) -> Counts:
-    return [((), 1)] if isinstance(seen, Observed) else []
+def _delivered(seen: Counted) -> Counts:
+    return [((), 1)] if isinstance(seen, CountedEvent) else []
 
 
-def _named(duplicate: bool) -> Callable[[Observation], Counts]:
-    def count(seen: Observation) -> Counts:
-        if not isinstance(seen, Observed) or seen.plan.duplicate != duplicate:
+def _named(duplicate: bool) -> Callable[[Counted], Counts]:
+    def count(seen: Counted) -> Counts:
+        if not isinstance(seen, CountedEvent) or seen.plan.duplicate != duplicate:
             return []
-        return [((dimension(seen.delivery.envelope.name),), 1)]
+        return [((dimension(seen.parsed.envelope.name),), 1)]
 
     return count
 
 
-def _latency(seen: Observation) -> Counts:
-    if not isinstance(seen, Observed) or seen.plan.duplicate:
+def _latency(seen: Counted) -> Counts:
+    if not isinstance(seen, CountedEvent) or seen.plan.duplicate:
         return []
     return [((str(latency_bucket(seen.latency_ms)),), 1)]
 
 
-def _stale(seen: Observation) -> Counts:
-    stale = isinstance(seen, Observed) and seen.plan.outcome is Outcome.STALE
+def _stale(seen: Counted) -> Counts:
+    stale = isinstance(seen, CountedEvent) and seen.plan.outcome is Outcome.STALE
     return [((), 1)] if stale else []
 
 
-def _transaction(seen: Observation) -> Values | None:
+def _transaction(seen: Counted) -> Values | None:
     """Currency, mode and status of the status record a record made, if any."""
-    if not isinstance(seen, Observed) or seen.plan.status is None:
+    if not isinstance(seen, CountedEvent) or seen.plan.status is None:
         return None
-    entity = seen.delivery.envelope.body.get("entity")
+    entity = seen.parsed.envelope.body.get("entity")
     mode = entity.get("mode") if isinstance(entity, dict) else None
     record = seen.plan.status
     return dimension(record.currency), dimension(mode), dimension(record.status)
 
 
-def _entered(seen: Observation) -> Counts:
+def _entered(seen: Counted) -> Counts:
     values = _transaction(seen)
     return [] if values is None else [(values, 1)]
 
 
-def _amount(seen: Observation) -> Counts:
+def _amount(seen: Counted) -> Counts:
     values = _transaction(seen)
-    amount = seen.plan.status.amount if isinstance(seen, Observed) and seen.plan.status else None
+    amount = (
+        seen.plan.status.amount if isinstance(seen, CountedEvent) and seen.plan.status else None
+    )
     if values is None or not isinstance(amount, int) or isinstance(amount, bool):
         return []
     return [(values, amount)]
 
 
-def _anomalies(seen: Observation) -> Counts:
-    if not isinstance(seen, Observed):
+def _anomalies(seen: Counted) -> Counts:
+    if not isinstance(seen, CountedEvent):
         return []
     return [((dimension(anomaly.kind),), 1) for anomaly in seen.plan.anomalies]
 
 
-def _dead_lettered(seen: Observation) -> Counts:
+def _dead_lettered(seen: Counted) -> Counts:
     return [((), 1)] if isinstance(seen, DeadLettered) else []
 
 
@@ -195,7 +197,7 @@ _BY_NAME: Final = {spec.name: spec for spec in COUNTERS}
 FILTERS: Final = tuple(dict.fromkeys(name for spec in COUNTERS for name in spec.filters))
 
 
-def increments_of(seen: Observation) -> Counters:
+def increments_of(seen: Counted) -> Counters:
     """What one record adds to its windows."""
     added: Counter[str] = Counter()
     for spec in COUNTERS:

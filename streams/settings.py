@@ -163,7 +163,7 @@ class WorkerSettings:
         "BATCH_MAX_RECORDS",
         Integer(minimum=1),
         500,
-        "most raw records a worker decides and makes durable together; a batch holds what is "
+        "most raw records a worker plans and makes durable together; a batch holds what is "
         "waiting, up to this (an idle stream gives batches of one)",
     )
     session_timeout_seconds: float = setting(

@@ -26,7 +26,7 @@ from streams.pipeline import Output, OutputKind, PipelineConfig, RawRecord
 from streams.staging import MemoryTable
 from tests.fixtures import fixture_bytes
 from tests.integration.ingress_harness import Client, environ, wait_until_ready
-from tests.kafka_io import Record, consume_all, create_topics
+from tests.kafka_io import Consumed, consume_all, create_topics
 from tests.support.processing import SingleAttemptProcessor
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
@@ -45,7 +45,7 @@ class Captured:
         self.sent.extend(outputs)
 
 
-def raw_record(record: Record) -> RawRecord:
+def raw_record(record: Consumed) -> RawRecord:
     return RawRecord(
         record.key,
         record.value,

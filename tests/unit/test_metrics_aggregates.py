@@ -16,9 +16,9 @@ from streams import aggregates
 from streams.aggregates import select
 from streams.codec import CorruptValue
 from streams.counters import LATENCY_BOUNDS_MS, latency_bucket, percentile, summarize
-from streams.metric_store import MetricStore, WindowKey
 from streams.pipeline import Output, PipelineConfig, RawRecord
 from streams.staging import MemoryTable
+from streams.window_store import WindowKey, WindowStore
 from streams.windows import Resolution
 from tests.fixtures import fixture_bytes
 from tests.support.processing import SingleAttemptProcessor
@@ -67,7 +67,7 @@ def build(latency_ms: int = 7) -> tuple[SingleAttemptProcessor, MemoryTable]:
         MemoryTable(),
         NullSender(),
         sweep_interval_ms=60_000,
-        metrics=MetricStore(table, (MINUTE, HOUR)),
+        window_store=WindowStore(table, (MINUTE, HOUR)),
     )
     processor.clock_ms = lambda: max(processor._stream_time.values()) + latency_ms
     return processor, table
@@ -301,7 +301,7 @@ def test_encode_round_trip() -> None:
 async def test_store_reads_a_window_replaced_behind_its_back() -> None:
     """The decoded-window cache is used only while the table holds the bytes it wrote."""
     table = MemoryTable()
-    store = MetricStore(table, (MINUTE,))
+    store = WindowStore(table, (MINUTE,))
     at = ms("2026-11-28T12:00:10")
     store.add(0, "live", at, at, {"deliveries": 1})
     await store.flush()

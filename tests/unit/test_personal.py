@@ -13,7 +13,7 @@ import pytest
 from schemas import personal
 from schemas.jsonschema import load
 from schemas.topics import Topics
-from streams.pipeline import Delivery, PipelineConfig, RawRecord, plan, read
+from streams.pipeline import ParsedEvent, PipelineConfig, RawRecord, plan, read
 from tests.fixtures import fixture_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def at(entity: dict[str, Any], path: tuple[str, ...]) -> Any:
 def event_of(config: PipelineConfig) -> dict[str, Any]:
     raw = RawRecord(b"transaction:235879", fixture_bytes("transaction.approved.json"), (), 0, 0, 1)
     delivery = read(raw, TOPICS)
-    assert isinstance(delivery, Delivery)
+    assert isinstance(delivery, ParsedEvent)
     event: dict[str, Any] = orjson.loads(plan(delivery, None, None, config).outputs[0].value)
     return event
 

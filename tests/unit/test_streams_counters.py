@@ -16,34 +16,34 @@ from streams.counters import (
     FILTERS,
     READINGS,
     TX,
+    CountedEvent,
     DeadLettered,
-    Observed,
     filters_of,
     increments_of,
     parse,
     summarize,
     summary_schema,
 )
-from streams.pipeline import Delivery, PipelineConfig, RawRecord, plan, read
+from streams.pipeline import ParsedEvent, PipelineConfig, RawRecord, plan, read
 from tests.fixtures import fixture_bytes
 
 TOPICS = Topics("t")
 
 
-def delivery(mode: object = "mtn", currency: object = "XOF") -> Delivery:
+def delivery(mode: object = "mtn", currency: object = "XOF") -> ParsedEvent:
     body = orjson.loads(fixture_bytes("transaction.approved.json"))
     body["entity"]["mode"] = mode
     body["entity"]["currency"] = {"iso": currency}
     pairs: dict[str, str | int] = {headers.RECEIVED_AT_MS: 1_000, headers.ENDPOINT: "live"}
     record = RawRecord(b"transaction:1", orjson.dumps(body), tuple(headers.encode(pairs)), 0, 0, 1)
     parsed = read(record, TOPICS)
-    assert isinstance(parsed, Delivery)
+    assert isinstance(parsed, ParsedEvent)
     return parsed
 
 
-def observed(latency_ms: int = 7, **body: Any) -> Observed:
+def observed(latency_ms: int = 7, **body: Any) -> CountedEvent:
     seen = delivery(**body)
-    return Observed(seen, plan(seen, None, None, PipelineConfig(TOPICS, 10**9)), latency_ms)
+    return CountedEvent(seen, plan(seen, None, None, PipelineConfig(TOPICS, 10**9)), latency_ms)
 
 
 def test_increments_of_a_new_transaction_event() -> None:
@@ -69,8 +69,8 @@ def test_an_unusable_dimension_is_missing(mode: object, key: str) -> None:
 
 def test_a_duplicate_counts_as_a_delivery_and_a_duplicate_only() -> None:
     first = observed()
-    again = plan(first.delivery, first.plan.seen, None, PipelineConfig(TOPICS, 10**9))
-    assert increments_of(Observed(first.delivery, again, 7)) == {
+    again = plan(first.parsed, first.plan.seen, None, PipelineConfig(TOPICS, 10**9))
+    assert increments_of(CountedEvent(first.parsed, again, 7)) == {
         "deliveries": 1,
         "duplicate|transaction.approved": 1,
     }

@@ -17,12 +17,12 @@ from common.cli import build_parser
 from schemas import headers, keys
 from schemas.topics import Topics
 from streams import aggregates, codec, counters, errors, openapi, query, query_cli
-from streams.metric_store import MetricStore, WindowKey
 from streams.pipeline import Output, OutputKind, PipelineConfig, RawRecord, read, replay
 from streams.processor import Processor
 from streams.staging import MemoryTable
 from streams.state_machine import Point, TransactionState
 from streams.web import QueryService
+from streams.window_store import WindowKey, WindowStore
 from streams.windows import Resolution
 
 TOPICS = Topics("t")
@@ -128,7 +128,7 @@ def test_a_state_keyed_by_the_bare_id_is_read_as_no_endpoints() -> None:
     sender = Sender()
     worker = Processor(CONFIG, MemoryTable(), states, sender, sweep_interval_ms=10**9)
 
-    batch = worker.decide([record(SANDBOX_PENDING, "live", 0)])
+    batch = worker.plan_batch([record(SANDBOX_PENDING, "live", 0)])
 
     (_event, status) = batch.outputs[0]  # no anomaly: approved -> pending is not seen
     assert (status.key, orjson.loads(status.value)["previous_status"]) == (b"live:500", None)
@@ -207,14 +207,14 @@ def test_qualified_keys_split_back_unambiguously() -> None:
 @pytest.mark.asyncio
 async def test_metrics_are_kept_and_read_per_endpoint() -> None:
     table = MemoryTable()
-    metrics = MetricStore(table, (MINUTE,))
+    metrics = WindowStore(table, (MINUTE,))
     worker = Processor(
         CONFIG,
         MemoryTable(),
         MemoryTable(),
         Sender(),
         sweep_interval_ms=10**9,
-        metrics=metrics,
+        window_store=metrics,
         clock_ms=lambda: T0 + 10,
     )
     live = body("approved", "2025-11-28T11:00:05Z", event_id="evt_1")
@@ -245,7 +245,7 @@ def test_windows_written_before_endpoints_count_for_all_endpoints_only() -> None
     legacy = WindowKey(0, "1m", start, None).encode()
     assert legacy == f"0|1m|{start}".encode()
     table = MemoryTable({legacy: aggregates.encode({"deliveries": 4})})
-    metrics = MetricStore(table, (MINUTE,))
+    metrics = WindowStore(table, (MINUTE,))
 
     assert metrics.windows([0], MINUTE, T0, T0 + 60_000) == {start: {"deliveries": 4}}
     assert metrics.windows([0], MINUTE, T0, T0 + 60_000, "live") == {}

@@ -110,7 +110,7 @@ class _Producer:
 
 
 def test_records_fill_batches_in_order_and_overflow_into_new_ones() -> None:
-    records: list[producer.Record] = [
+    records: list[producer.Sendable] = [
         ("t", f"k{i}".encode(), b"v" * 300, [("h", b"x")]) for i in range(10)
     ]
     records.append(("t", b"tombstone", None, ()))
@@ -126,7 +126,7 @@ def test_records_fill_batches_in_order_and_overflow_into_new_ones() -> None:
 
 
 def test_a_record_larger_than_a_batch_gets_a_batch_of_its_own() -> None:
-    records: list[producer.Record] = [("t", b"big", b"v" * 5000, ()), ("t", b"small", b"v", ())]
+    records: list[producer.Sendable] = [("t", b"big", b"v" * 5000, ()), ("t", b"small", b"v", ())]
 
     built = list(producer._builders(_Producer(batch_size=1024), records))
 

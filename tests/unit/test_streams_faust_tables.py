@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from streams.faust import app, tables
-from streams.faust.producer import Record, Sent
+from streams.faust.producer import Sendable, Sent
 from streams.staging import Write
 
 CHANGELOG = "acme-t-changelog"
@@ -18,10 +18,10 @@ class _Sender:
     """Acknowledges every record at once, numbering them per partition."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[int, list[Record]]] = []
+        self.sent: list[tuple[int, list[Sendable]]] = []
         self.next_offset: dict[int, int] = {}
 
-    async def send(self, records: Sequence[Record], partition: int) -> list[Sent]:
+    async def send(self, records: Sequence[Sendable], partition: int) -> list[Sent]:
         self.sent.append((partition, list(records)))
         first = self.next_offset.get(partition, 0)
         self.next_offset[partition] = first + len(records)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streams import offsets
-from streams.offsets import Observation, OffsetTracker, Verdict
+from streams.offsets import OffsetCheck, OffsetTracker, Verdict
 
 NEW, REPEAT = Verdict.NEW, Verdict.REPEAT
 
@@ -121,7 +121,7 @@ def test_records_below_a_start_without_commit_are_new() -> None:
     assert tracker.committable(0) == 12
     tracker.finished(0, 12)
     assert tracker.committable(0) == 15
-    assert tracker.observe(0, 2, 15, 10) == Observation(NEW)
+    assert tracker.observe(0, 2, 15, 10) == OffsetCheck(NEW)
 
 
 def test_below_the_committed_offset_stays_a_repeat_without_an_anchored_start() -> None:

@@ -17,9 +17,9 @@ from schemas.topics import Topics
 from simulator.lifecycle import Truth, generate
 from streams import codec
 from streams.pipeline import (
-    Delivery,
     Output,
     OutputKind,
+    ParsedEvent,
     PipelineConfig,
     RawRecord,
     plan,
@@ -73,9 +73,9 @@ def with_changes(body: bytes, **changes: object) -> bytes:
     return orjson.dumps(document)
 
 
-def delivery(body: bytes, received_at_ms: int = T0) -> Delivery:
+def delivery(body: bytes, received_at_ms: int = T0) -> ParsedEvent:
     parsed = read(record(body, received_at_ms=received_at_ms), TOPICS)
-    assert isinstance(parsed, Delivery)
+    assert isinstance(parsed, ParsedEvent)
     return parsed
 
 
@@ -131,7 +131,7 @@ def test_receive_time_from_header_else_record_timestamp(
 ) -> None:
     parsed = read(record(approved(), received_at_ms=received_at), TOPICS)
 
-    assert isinstance(parsed, Delivery)
+    assert isinstance(parsed, ParsedEvent)
     assert parsed.received_at_ms == expected
     assert parsed.endpoint == "sandbox"
 
@@ -345,7 +345,7 @@ async def test_a_record_that_cannot_be_decided_goes_to_the_dlq() -> None:
     def broken(_: RawRecord) -> None:
         raise RuntimeError("bug")
 
-    worker._decide = broken  # type: ignore[method-assign,assignment]
+    worker._plan_record = broken  # type: ignore[method-assign,assignment]
     await worker.process([record(approved(), offset=9)])
 
     (dead,) = sender.sent
@@ -448,7 +448,7 @@ async def test_staged_writes_reach_no_table_before_the_outputs_are_sent() -> Non
     seen, states = CountingTable(log, "seen"), CountingTable(log, "states")
     worker = SingleAttemptProcessor(CONFIG, seen, states, Sender(), sweep_interval_ms=10**9)
 
-    batch = worker.decide([record(approved()), record(approved(), offset=1)])
+    batch = worker.plan_batch([record(approved()), record(approved(), offset=1)])
 
     assert (seen.data, states.data, log) == ({}, {}, [])
     assert [len(outputs) for outputs in batch.outputs.values()] == [2]  # the second: a duplicate

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from schemas import headers
 from schemas.jsonschema import load
 from schemas.topics import Topics
-from streams.pipeline import Delivery, OutputKind, PipelineConfig, RawRecord, plan, read, replay
+from streams.pipeline import OutputKind, ParsedEvent, PipelineConfig, RawRecord, plan, read, replay
 from tests.fixtures import fixture_bytes
 
 TOPICS = Topics("t")
@@ -96,8 +96,8 @@ def test_status_drift_record() -> None:
 def test_api_record_keeps_the_webhook_identity_and_counts_the_anomaly() -> None:
     first = read(raw(PENDING, 0, "webhook"), TOPICS)
     second = read(raw(APPROVED, 1, "api"), TOPICS)
-    assert isinstance(first, Delivery)
-    assert isinstance(second, Delivery)
+    assert isinstance(first, ParsedEvent)
+    assert isinstance(second, ParsedEvent)
     assert second.from_api
     assert not first.from_api
     state = plan(first, None, None, CONFIG).state

@@ -24,9 +24,9 @@ from common.cli import build_parser
 from common.config import Env
 from streams import aggregates, openapi, routing, web
 from streams.faust import app as faust_app
-from streams.metric_store import MetricStore
 from streams.settings import WorkerSettings
 from streams.staging import MemoryTable
+from streams.window_store import WindowStore
 from streams.windows import Resolution
 
 TOKEN = "query-token-for-unit-tests-5f0c"
@@ -327,7 +327,7 @@ def test_window_reads_test_each_key_against_a_set() -> None:
             for s in range(50)
         }
     )
-    store = MetricStore(table, (minute,))
+    store = WindowStore(table, (minute,))
 
     store.windows(Partitions([0, 1]), minute, 0, 3_600_000)
 

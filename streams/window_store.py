@@ -1,7 +1,7 @@
 """The metric windows in a worker table: writes from the processor, reads for queries.
 
 No Faust import: the table is a :class:`streams.staging.DurableTable`. Writes
-are staged (:mod:`streams.staging`) and made durable by :meth:`MetricStore.flush`,
+are staged (:mod:`streams.staging`) and made durable by :meth:`WindowStore.flush`,
 which the processor calls once per batch: the windows a batch touches are written
 once each, whatever the number of its records.
 
@@ -68,7 +68,7 @@ class WindowKey:
             return None
 
 
-class MetricStore:
+class WindowStore:
     def __init__(self, table: DurableTable, resolutions: Sequence[Resolution]) -> None:
         self.table = StagedTable(table)
         self.resolutions = tuple(resolutions)
