@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 
 from ingress import errors
-from ingress.metrics import IngressMetrics
+from ingress.prom import IngressMetrics
 from ingress.records import KINDS
 
 
