@@ -44,7 +44,7 @@ from schemas.keys import ENDPOINT_NAME
 from schemas.topics import Topics
 
 COMPRESSION = ("none", "gzip")
-_CHART: Final = "ingress.settings."
+_CHART: Final = "receiver.settings."
 _CIDRS: Final = {"items": {"type": "string", "pattern": "^[0-9a-fA-F:.]+(/[0-9]{1,3})?$"}}
 
 #: The endpoint names; each names a ``WEBHOOK_<N>_SECRETS`` setting.

@@ -80,7 +80,7 @@ def test_the_chart_value_sets_the_variable(
     given, expected = sample(spec)
     kind, component = next(
         (workload for prefix, workload in WORKLOADS.items() if path.startswith(prefix)),
-        ("Deployment", "ingress"),
+        ("Deployment", "receiver"),
     )
     sets = [*RECONCILE, *NEEDS.get(path, ()), f"{path}={given}"]
     rendered = renderer.value_set("default", sets)
