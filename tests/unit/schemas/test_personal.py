@@ -16,7 +16,7 @@ from schemas.topics import Topics
 from streams.pipeline import ParsedEvent, PipelineConfig, RawRecord, plan, read
 from tests.fixtures import fixture_bytes
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOPICS = Topics("t")
 REDACT = PipelineConfig(topics=TOPICS, dedup_window_ms=1000)
 KEEP = PipelineConfig(topics=TOPICS, dedup_window_ms=1000, keep_personal=True)

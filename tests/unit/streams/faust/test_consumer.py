@@ -1,6 +1,6 @@
 """The read offsets of :class:`streams.faust.consumer.FencedReadOffsets`: what Faust's fetcher
 loop and seeks write into them, step by step (the upstream loop itself is pinned in
-``test_streams_faust_overrides.py``)."""
+``tests/unit/streams/faust/test_overrides.py``)."""
 
 from __future__ import annotations
 

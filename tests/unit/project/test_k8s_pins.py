@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = (ROOT / "scripts" / "k8s.sh").read_text()
 KUBERNETES_MOD = (ROOT / "scripts" / "k8s" / "kubernetes" / "go.mod").read_text()
 COREDNS_MOD = (ROOT / "scripts" / "k8s" / "coredns" / "go.mod").read_text()
