@@ -4,16 +4,20 @@ ids, and the bounded partition filter of ``/internal/windows``.
 
 Each test serves the app's real aiohttp application (``app.web.web_app``) on loopback;
 the "other worker" of a routed request is a second loopback server that records what
-it was asked.
+it was asked. The last section takes the pieces without a server: the token check, the
+scatter-gather of windows and each way it is refused, readiness, lag and table sizes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
+import orjson
 import pytest
 import pytest_asyncio
 from aiohttp import web as aiohttp_web
@@ -22,8 +26,11 @@ from faust.types import TP
 
 from common.cli import build_parser
 from common.config import Env
-from streams import aggregates, openapi, routing, web
+from streams import aggregates, openapi, routing, tables, web
+from streams import query as query_module
+from streams.errors import Unavailable
 from streams.faust import app as faust_app
+from streams.query import WindowQuery
 from streams.settings import WorkerSettings
 from streams.staging import MemoryTable
 from streams.window_store import WindowStore
@@ -407,3 +414,251 @@ def test_consumer_lag_counts_records_after_the_last_handed_over(
     # raw[2]: nothing handed over yet, no lag known
 
     assert web.consumer_lag(worker.app, "p.raw") == {0: 5, 1: 0}
+
+
+# ------------------------------------------------------- the query service without a server
+
+SELF, OTHER = "http://worker-0:6066", "http://worker-1:6066"
+MINUTE = Resolution("1m", 60_000, 86_400_000)
+WINDOWS_LOG = tables.changelog_topic("app", tables.WINDOWS)
+#: This worker serves raw partitions 0 and 1, the other worker 2 and 3.
+SPLIT: routing.Distribution = {SELF: {WINDOWS_LOG: [0, 1]}, OTHER: {WINDOWS_LOG: [2, 3]}}
+
+
+def service(
+    *,
+    token: str | None = TOKEN,
+    allow_unauthenticated: bool = False,
+    distribution: routing.Distribution | None = None,
+    windows: Mapping[bytes, bytes] | None = None,
+    http_client: Any = None,
+) -> web.QueryService:
+    """A QueryService on a stand-in app: its id, its URL, the assignor's distribution."""
+    app: Any = SimpleNamespace(
+        conf=SimpleNamespace(id="app", canonical_url=SELF),
+        assignor=SimpleNamespace(changelog_distribution=distribution or {}),
+        http_client=http_client,
+    )
+    return web.QueryService(
+        app,
+        WindowStore(MemoryTable(dict(windows or {})), (MINUTE,)),
+        MemoryTable({}),
+        raw_topic="p.raw",
+        partitions=PARTITIONS,
+        resolutions=(MINUTE,),
+        timeout_s=1.0,
+        token=token,
+        allow_unauthenticated=allow_unauthenticated,
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "authorized"),
+    [
+        (f"Bearer {TOKEN}", True),
+        (f"bearer {TOKEN}", True),
+        (f"BEARER {TOKEN}", True),
+        (f"Bearer   {TOKEN}  ", True),
+        (None, False),
+        ("", False),
+        ("Bearer", False),
+        (f"Bearer{TOKEN}", False),
+        (f"Basic {TOKEN}", False),
+        (f"Bearer {TOKEN}x", False),
+        (f"Bearer {TOKEN[:-1]}", False),
+        ("Bearer é€", False),
+    ],
+)
+def test_only_the_bearer_token_is_authorized(header: str | None, authorized: bool) -> None:
+    assert service().authorized(header) is authorized
+
+
+@pytest.mark.parametrize(
+    ("token", "allow", "auth", "authorized"),
+    [
+        (TOKEN, False, "token", False),
+        (TOKEN, True, "token", False),  # a token wins over allow_unauthenticated
+        (None, True, "none", True),
+        (None, False, "off", False),
+    ],
+)
+def test_the_access_mode(token: str | None, allow: bool, auth: str, authorized: bool) -> None:
+    query = service(token=token, allow_unauthenticated=allow)
+
+    assert query.auth == auth
+    assert query.authorized(None) is authorized
+
+
+@pytest.mark.parametrize(
+    ("token", "headers"),
+    [
+        (TOKEN, {web.ROUTED_HEADER: "1", "Authorization": f"Bearer {TOKEN}"}),
+        (None, {web.ROUTED_HEADER: "1"}),
+    ],
+)
+def test_forwarded_requests_are_marked_routed(token: str | None, headers: dict[str, str]) -> None:
+    assert service(token=token).forward_headers() == headers
+
+
+def window_key(partition: int, start: int) -> bytes:
+    return f"{partition}|live|1m|{start}".encode()
+
+
+def window_query() -> WindowQuery:
+    return WindowQuery(MINUTE, 0, 120_000, {})
+
+
+def answering(
+    status: int, body: bytes, asked: list[tuple[str, str, Mapping[str, str]]] | None = None
+) -> Any:
+    async def get(url: str, path: str, params: Mapping[str, str]) -> tuple[int, bytes]:
+        if asked is not None:
+            asked.append((url, path, params))
+        return status, body
+
+    return get
+
+
+@pytest.mark.asyncio
+async def test_windows_merge_this_workers_and_the_others_answers() -> None:
+    query = service(
+        distribution=SPLIT,
+        windows={
+            window_key(0, 0): aggregates.encode({"delivered": 1}),
+            window_key(1, 0): aggregates.encode({"delivered": 2}),
+            window_key(1, 60_000): aggregates.encode({"delivered": 5}),
+        },
+    )
+    other = query_module.windows_document([2, 3], {0: {"delivered": 10}, 60_000: {"stale": 1}})
+    asked: list[tuple[str, str, Mapping[str, str]]] = []
+    query.get = answering(200, orjson.dumps(other), asked)  # type: ignore[method-assign]
+
+    merged = await query.windows(window_query())
+
+    assert merged == {0: {"delivered": 13}, 60_000: {"delivered": 5, "stale": 1}}
+    assert asked == [
+        (
+            OTHER,
+            "/internal/windows",
+            {"resolution": "1m", "from": "0", "to": "120000", "partitions": "2,3"},
+        )
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("distribution", "status", "body", "reason"),
+    [
+        (
+            {SELF: {WINDOWS_LOG: [0, 1]}},
+            200,
+            b"",
+            "partitions without a worker (rebalancing?): [2, 3]",
+        ),
+        (SPLIT, 503, b"", "answered 503"),
+        (SPLIT, 200, b"[]", "unreadable"),
+        (SPLIT, 200, b"{", "unreadable"),
+        (
+            SPLIT,
+            200,
+            b'{"partitions": [2]}',
+            "unreadable",
+        ),
+        (
+            SPLIT,
+            200,
+            b'{"partitions": [2], "windows": {}}',
+            "partitions not answered: [3]",
+        ),
+    ],
+)
+async def test_windows_are_unavailable_unless_every_partition_answered(
+    distribution: routing.Distribution, status: int, body: bytes, reason: str
+) -> None:
+    query = service(distribution=distribution)
+    query.get = answering(status, body)  # type: ignore[method-assign]
+
+    with pytest.raises(Unavailable) as refused:
+        await query.windows(window_query())
+
+    assert reason in str(refused.value)
+
+
+def test_local_reads_wait_for_the_tables() -> None:
+    query = service()
+    query.ready = lambda: False
+
+    with pytest.raises(Unavailable):
+        query.local_windows([0], window_query())
+    with pytest.raises(Unavailable):
+        query.local_transaction("235879", None)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("error", [OSError("refused"), TimeoutError(), aiohttp.ClientError()])
+async def test_a_worker_that_does_not_answer_is_unavailable(error: Exception) -> None:
+    class Client:
+        def get(self, *args: object, **kwargs: object) -> Any:
+            raise error
+
+    with pytest.raises(Unavailable, match="did not answer"):
+        await service(http_client=Client()).get(OTHER, "/internal/windows", {})
+
+
+@pytest.mark.parametrize(
+    ("assignment", "rebalancing", "recovered", "ready"),
+    [
+        ({TP("p.raw", 0)}, False, True, True),
+        (set(), False, True, False),
+        ({TP("p.raw", 0)}, True, True, False),
+        ({TP("p.raw", 0)}, False, False, False),
+    ],
+)
+def test_ready_needs_partitions_no_rebalance_and_recovered_tables(
+    assignment: set[TP], rebalancing: bool, recovered: bool, ready: bool
+) -> None:
+    completed = asyncio.Event()
+    if recovered:
+        completed.set()
+    app: Any = SimpleNamespace(
+        consumer=SimpleNamespace(assignment=lambda: assignment),
+        rebalancing=rebalancing,
+        tables=SimpleNamespace(recovery=SimpleNamespace(completed=completed)),
+    )
+
+    assert web.ready(app) is ready
+
+
+class Unstarted:
+    """An app whose consumer and tables are not there yet."""
+
+    @property
+    def consumer(self) -> Any:
+        raise RuntimeError("not started")
+
+    @property
+    def tables(self) -> Any:
+        raise RuntimeError("not started")
+
+
+def test_an_app_not_started_is_not_ready_and_reports_nothing() -> None:
+    unstarted: Any = Unstarted()
+
+    assert web.ready(unstarted) is False
+    assert web.consumer_lag(unstarted, "p.raw") == {}
+    assert web.TableSizes(unstarted)() == {}
+
+
+def test_table_sizes_are_recounted_at_most_every_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr("streams.web.time.monotonic", lambda: now[0])
+    dedup = {b"a": b"1"}
+    app: Any = SimpleNamespace(tables={"dedup": dedup, "transactions": {}})
+    sizes = web.TableSizes(app, interval_s=30.0)
+
+    assert sizes() == {"dedup": 1, "transactions": 0}
+    dedup[b"b"] = b"2"
+    now[0] += 29.0
+    assert sizes() == {"dedup": 1, "transactions": 0}
+    now[0] += 1.0
+    assert sizes() == {"dedup": 2, "transactions": 0}
