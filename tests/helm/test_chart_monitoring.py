@@ -1,4 +1,4 @@
-"""Monitoring in the chart: ServiceMonitors scrape the ingress and every worker once, the
+"""Monitoring in the chart: ServiceMonitors scrape the receiver and every worker once, the
 PrometheusRule ships the rule file as it is (tests/observability checks it with promtool and a real
 Prometheus), and the dashboard ConfigMap holds the dashboard file."""
 

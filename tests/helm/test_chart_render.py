@@ -87,10 +87,10 @@ def test_image_digest_wins_over_the_tag(renderer: Renderer) -> None:
     }
 
 
-# ---- ingress ----------------------------------------------------------------------------------
+# ---- receiver ------------------------------------------------------------------------------------
 
 
-def test_ingress_probes_and_port(renderer: Renderer) -> None:
+def test_receiver_probes_and_port(renderer: Renderer) -> None:
     deployment = renderer.value_set("default").one("Deployment", "receiver")
     (container,) = containers(deployment)
     assert container["args"] == ["ingress"]
@@ -100,13 +100,13 @@ def test_ingress_probes_and_port(renderer: Renderer) -> None:
     assert container["readinessProbe"]["periodSeconds"] == 5
 
 
-def test_ingress_listens_on_all_interfaces(renderer: Renderer) -> None:
+def test_receiver_listens_on_all_interfaces(renderer: Renderer) -> None:
     config = _config(renderer.value_set("default"), "receiver")
     assert config["FEDAPAY_BRIDGE_HTTP_HOST"] == "0.0.0.0"  # noqa: S104 - in a pod, on purpose
     assert config["FEDAPAY_BRIDGE_HTTP_PORT"] == "8080"
 
 
-def test_ingress_service_targets_the_http_port(renderer: Renderer) -> None:
+def test_receiver_service_targets_the_http_port(renderer: Renderer) -> None:
     rendered = renderer.value_set("default")
     service = rendered.named("Service", RECEIVER)
     assert service["spec"]["ports"] == [
@@ -135,7 +135,7 @@ def test_fixed_replicas_without_autoscaler(renderer: Renderer) -> None:
     assert rendered.one("Deployment", "receiver")["spec"]["replicas"] == 1
 
 
-def test_ingress_settings_reach_the_configmap(renderer: Renderer) -> None:
+def test_receiver_settings_reach_the_configmap(renderer: Renderer) -> None:
     config = _config(renderer.value_set("production-values"), "receiver")
     assert config["FEDAPAY_BRIDGE_TRUSTED_PROXIES"] == "10.0.0.0/8"
     assert config["FEDAPAY_BRIDGE_RATE_LIMIT_PER_SECOND"] == "50"
@@ -392,7 +392,7 @@ def test_topic_job_can_be_turned_off(renderer: Renderer) -> None:
     assert renderer.value_set("default", ["topics.create=false"]).maybe("Job") is None
 
 
-def test_helm_test_posts_a_signed_event_to_the_ingress(renderer: Renderer) -> None:
+def test_helm_test_posts_a_signed_event_to_the_receiver(renderer: Renderer) -> None:
     rendered = renderer.value_set("default")
     pod = rendered.one("Pod", "test")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
@@ -466,10 +466,10 @@ def _checksum(rendered: Rendered, kind: str, component: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("change", "ingress_rolls", "worker_rolls"),
+    ("change", "receiver_rolls", "worker_rolls"),
     [
         ("receiver.settings.signatureTolerance=120", True, False),
-        # secrets roll the ingress through checksum/secrets (tests/helm/test_chart_hardening.py)
+        # secrets roll the receiver through checksum/secrets (tests/helm/test_chart_hardening.py)
         ("webhooks.endpoints[0].secrets[0]=rotated", False, False),
         ("webhooks.endpoints[0].secretKey=other", True, False),
         ("worker.settings.dedupWindowSeconds=86400", False, True),
@@ -478,17 +478,17 @@ def _checksum(rendered: Rendered, kind: str, component: str) -> str:
     ],
 )
 def test_pods_roll_when_their_config_changes(
-    renderer: Renderer, change: str, ingress_rolls: bool, worker_rolls: bool
+    renderer: Renderer, change: str, receiver_rolls: bool, worker_rolls: bool
 ) -> None:
     before = renderer.value_set("minimal-values")
     after = renderer.value_set("minimal-values", [change])
-    ingress_changed = _checksum(before, "Deployment", "receiver") != _checksum(
+    receiver_changed = _checksum(before, "Deployment", "receiver") != _checksum(
         after, "Deployment", "receiver"
     )
     worker_changed = _checksum(before, "StatefulSet", "worker") != _checksum(
         after, "StatefulSet", "worker"
     )
-    assert (ingress_changed, worker_changed) == (ingress_rolls, worker_rolls)
+    assert (receiver_changed, worker_changed) == (receiver_rolls, worker_rolls)
 
 
 def test_checksums_are_stable_between_renders(renderer: Renderer) -> None:
@@ -516,9 +516,9 @@ def test_dashboard_configmap_for_the_grafana_sidecar(renderer: Renderer) -> None
 
 def test_network_policies(renderer: Renderer) -> None:
     rendered = renderer.value_set("production-values")
-    ingress = rendered.named("NetworkPolicy", RECEIVER)
-    assert ingress["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    (rule,) = ingress["spec"]["ingress"]
+    policy = rendered.named("NetworkPolicy", RECEIVER)
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    (rule,) = policy["spec"]["ingress"]
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
     peers = rule["from"]
     assert {
@@ -529,7 +529,7 @@ def test_network_policies(renderer: Renderer) -> None:
             }
         }
     } in peers
-    egress_ports = [p["port"] for r in ingress["spec"]["egress"] for p in r["ports"]]
+    egress_ports = [p["port"] for r in policy["spec"]["egress"] for p in r["ports"]]
     assert 53 in egress_ports
     assert 9093 in egress_ports
     worker = rendered.named("NetworkPolicy", WORKER)

@@ -112,7 +112,7 @@ def test_worker_identity_reaches_the_settings(renderer: Renderer, tmp_path: Path
     assert settings.topic_replication_factor == 3
 
 
-def test_ingress_reads_the_webhook_secret_files(renderer: Renderer, tmp_path: Path) -> None:
+def test_receiver_reads_the_webhook_secret_files(renderer: Renderer, tmp_path: Path) -> None:
     rendered = renderer.value_set("production-values")
     (container,) = containers(_workload(rendered, "receiver"))
     settings = IngressSettings.from_env(Env(container_environ(rendered, container, tmp_path)))

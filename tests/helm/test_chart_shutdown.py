@@ -1,4 +1,4 @@
-"""An ingress pod stops in order: a preStop sleep while its endpoints are removed, then SIGTERM
+"""A receiver pod stops in order: a preStop sleep while its endpoints are removed, then SIGTERM
 (stop listening, drain, finish in-flight publishes), all inside terminationGracePeriodSeconds."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_pre_stop_zero_turns_the_hook_off(renderer: Renderer) -> None:
     assert "lifecycle" not in container
 
 
-def test_the_chart_counts_the_ingress_drain() -> None:
+def test_the_chart_counts_the_receiver_drain() -> None:
     assert CHART_DRAIN_SECONDS >= DRAIN_SECONDS, "raise the drain in the stopSeconds helper"
 
 
@@ -76,7 +76,7 @@ def test_a_grace_of_exactly_the_minimum_renders(renderer: Renderer) -> None:
     assert pod["terminationGracePeriodSeconds"] == 16
 
 
-def test_no_ingress_no_grace_check(renderer: Renderer) -> None:
+def test_no_receiver_no_grace_check(renderer: Renderer) -> None:
     rendered = renderer((), ("receiver.enabled=false", "receiver.terminationGracePeriodSeconds=1"))
     assert rendered.maybe("Deployment", "receiver") is None
 
