@@ -158,10 +158,10 @@ async def test_the_check_takes_at_most_its_timeout_in_all_whatever_the_number_of
             sock.close()
 
 
-def test_the_readme_states_the_checks_deadline_and_it_fits_in_the_ingress_liveness_grace() -> None:
+def test_the_readme_states_the_checks_deadline_and_it_fits_in_the_receiver_liveness_grace() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert f"check gives up after {CHECK_TIMEOUT_SECONDS:g} s in all" in readme
     values = yaml.safe_load((REPO_ROOT / "helm/fedapay-bridge/values.yaml").read_text())
-    probe = values["ingress"]["livenessProbe"]
+    probe = values["receiver"]["livenessProbe"]
     grace = probe["initialDelaySeconds"] + probe["periodSeconds"] * probe["failureThreshold"]
     assert grace > 2 * CHECK_TIMEOUT_SECONDS  # the check, then the process's start, with room
