@@ -282,15 +282,15 @@ def _producer_overrides(options: Options) -> dict[str, str]:
 
 def _ingress_producer(options: Options) -> dict[str, Any]:
     """The ingress's effective producer settings (its defaults unless overridden)."""
+    from common.config import Env
     from ingress.settings import IngressSettings
 
-    settings = IngressSettings.from_env(
-        {
-            "FEDAPAY_BRIDGE_WEBHOOKS": ENDPOINT,
-            f"FEDAPAY_BRIDGE_WEBHOOK_{ENDPOINT.upper()}_SECRETS": SECRET,
-            **{f"FEDAPAY_BRIDGE_{k}": v for k, v in _producer_overrides(options).items()},
-        }
-    )
+    environ = {
+        "FEDAPAY_BRIDGE_WEBHOOKS": ENDPOINT,
+        f"FEDAPAY_BRIDGE_WEBHOOK_{ENDPOINT.upper()}_SECRETS": SECRET,
+        **{f"FEDAPAY_BRIDGE_{k}": v for k, v in _producer_overrides(options).items()},
+    }
+    settings = IngressSettings.from_env(Env(environ))
     return {
         "acks": "all",
         "idempotent": True,

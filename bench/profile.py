@@ -135,7 +135,7 @@ CATEGORIES = (
     ("tracing (OpenTelemetry)", ("opentelemetry/", "common/tracing.py")),
     ("signature check", ("ingress/signature.py",)),
     ("JSON parse + record (key, headers)", ("schemas/", "ingress/records.py", "orjson")),
-    ("metrics", ("prometheus_client/", "ingress/metrics.py")),
+    ("metrics", ("prometheus_client/", "ingress/prom.py")),
     (
         "worker logic (streams: read, plan, codec)",
         (

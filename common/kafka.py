@@ -11,24 +11,37 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from common.config import PREFIX, Env
 from common.errors import ConfigError
+from common.settings import (
+    Chart,
+    Choice,
+    Flag,
+    OptionalText,
+    Parsed,
+    Secret,
+    Setting,
+    Text,
+    declared,
+    load,
+    setting,
+)
+from schemas.topics import Topics
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_WITH_SASL = "required with SASL"
 
-#: Settings that only a SASL_* protocol uses, and those that only SSL or SASL_SSL uses.
-SASL_SETTINGS = (
-    "KAFKA_SASL_MECHANISM",
-    "KAFKA_SASL_USERNAME",
-    "KAFKA_SASL_USERNAME_FILE",
-    "KAFKA_SASL_PASSWORD",
-    "KAFKA_SASL_PASSWORD_FILE",
-    "KAFKA_SASL_PLAIN_WITHOUT_TLS",
+#: Every process's topic prefix (the Kafka table of the README lists it).
+TOPIC_PREFIX: Final = Setting(
+    "TOPIC_PREFIX",
+    Parsed(Topics, lambda topics: topics.prefix),
+    "prefix of every topic name",
+    Topics,
+    chart=Chart("kafka.topicPrefix", schema={"pattern": "^[a-zA-Z0-9._-]+$"}),
 )
-TLS_SETTINGS = ("KAFKA_SSL_CA_FILE", "KAFKA_SSL_CERT_FILE", "KAFKA_SSL_KEY_FILE")
 
 
 class KafkaSettingsError(ConfigError):
@@ -37,15 +50,48 @@ class KafkaSettingsError(ConfigError):
 
 @dataclass(frozen=True)
 class KafkaSettings:
-    bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = None
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-    sasl_plain_without_tls: bool = False
+    bootstrap_servers: str = setting(
+        "KAFKA_BOOTSTRAP_SERVERS",
+        Text(),
+        "127.0.0.1:9092",
+        "brokers, comma-separated",
+        chart=Chart("kafka.bootstrapServers", schema={"minLength": 1}),
+    )
+    security_protocol: str = setting(
+        "KAFKA_SECURITY_PROTOCOL",
+        Choice(SECURITY_PROTOCOLS),
+        "PLAINTEXT",
+        "how to reach the brokers",
+        chart=Chart("kafka.securityProtocol"),
+    )
+    sasl_mechanism: str | None = setting(
+        "KAFKA_SASL_MECHANISM",
+        OptionalText(),
+        None,
+        f"{', '.join(f'`{m}`' for m in SASL_MECHANISMS)} ({_WITH_SASL})",
+    )
+    sasl_username: str | None = setting("KAFKA_SASL_USERNAME", Secret(), None, _WITH_SASL)
+    sasl_password: str | None = setting("KAFKA_SASL_PASSWORD", Secret(), None, _WITH_SASL)
+    ssl_cafile: str | None = setting(
+        "KAFKA_SSL_CA_FILE", OptionalText(), None, "CA bundle for TLS", shown="system CAs"
+    )
+    ssl_certfile: str | None = setting(
+        "KAFKA_SSL_CERT_FILE", OptionalText(), None, "client certificate (mutual TLS)"
+    )
+    ssl_keyfile: str | None = setting(
+        "KAFKA_SSL_KEY_FILE",
+        OptionalText(),
+        None,
+        "the client certificate's key; a key without a certificate is refused",
+    )
+    sasl_plain_without_tls: bool = setting(
+        "KAFKA_SASL_PLAIN_WITHOUT_TLS",
+        Flag(),
+        False,
+        "allow mechanism `PLAIN` with `SASL_PLAINTEXT` (the password crosses the network in "
+        "clear text); refused otherwise",
+        chart=Chart("kafka.sasl.plainWithoutTls"),
+    )
 
     def __repr__(self) -> str:  # never show the password
         return (
@@ -55,19 +101,9 @@ class KafkaSettings:
 
     @classmethod
     def from_env(cls, env: Env) -> KafkaSettings:
-        protocol = env.choice("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", SECURITY_PROTOCOLS)
+        protocol = _PROTOCOL.read(env)
         _refuse_unused(env, protocol)
-        settings = cls(
-            bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", cls.bootstrap_servers),
-            security_protocol=protocol,
-            sasl_mechanism=env.optional("KAFKA_SASL_MECHANISM"),
-            sasl_username=env.secret("KAFKA_SASL_USERNAME"),
-            sasl_password=env.secret("KAFKA_SASL_PASSWORD"),
-            ssl_cafile=env.optional("KAFKA_SSL_CA_FILE"),
-            ssl_certfile=env.optional("KAFKA_SSL_CERT_FILE"),
-            ssl_keyfile=env.optional("KAFKA_SSL_KEY_FILE"),
-            sasl_plain_without_tls=env.flag("KAFKA_SASL_PLAIN_WITHOUT_TLS", False),
-        )
+        settings = load(cls, env, security_protocol=protocol)
         settings._check(env)
         return settings
 
@@ -137,6 +173,25 @@ class KafkaSettings:
             options["sasl_plain_username"] = self.sasl_username
             options["sasl_plain_password"] = self.sasl_password
         return options
+
+
+_PROTOCOL: Final[Setting[str]] = next(
+    spec for spec in declared(KafkaSettings) if spec.name == "KAFKA_SECURITY_PROTOCOL"
+)
+
+
+def _names(prefix: str) -> tuple[str, ...]:
+    """The variables of the settings named ``prefix...`` (a secret's ``_FILE`` too), in order."""
+    names: list[str] = []
+    for spec in declared(KafkaSettings):
+        if spec.name.startswith(prefix):
+            names += [spec.name, f"{spec.name}_FILE"] if spec.kind.secret else [spec.name]
+    return tuple(names)
+
+
+#: Settings that only a SASL_* protocol uses, and those that only SSL or SASL_SSL uses.
+SASL_SETTINGS: Final = _names("KAFKA_SASL_")
+TLS_SETTINGS: Final = _names("KAFKA_SSL_")
 
 
 def _refuse_unused(env: Env, protocol: str) -> None:

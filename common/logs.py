@@ -18,9 +18,26 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, Final
 
 import orjson
+
+from common.settings import Chart, Choice, Setting
+
+LOG_LEVEL: Final = Setting(
+    "LOG_LEVEL",
+    Choice(("DEBUG", "INFO", "WARNING", "ERROR")),
+    "log level",
+    lambda: "INFO",
+    chart=Chart("log.level", "Every process's."),
+)
+LOG_FORMAT: Final = Setting(
+    "LOG_FORMAT",
+    Choice(("json", "text")),
+    "log format: `json` (one object per line) or `text`",
+    lambda: "json",
+    chart=Chart("log.format"),
+)
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 

@@ -35,7 +35,7 @@ with atheris.instrument_imports():
     from ingress import signature
     from ingress.app import create_app
     from ingress.context import CONTEXT
-    from ingress.metrics import IngressMetrics
+    from ingress.prom import IngressMetrics
     from ingress.publisher import Publisher, PublisherConfig
     from ingress.records import Record
     from ingress.settings import IngressSettings

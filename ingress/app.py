@@ -12,7 +12,7 @@ from aiohttp.typedefs import Middleware
 from common import tracing
 from ingress import connections, handlers, middleware
 from ingress.context import CONTEXT, IngressContext
-from ingress.metrics import IngressMetrics
+from ingress.prom import IngressMetrics
 from ingress.publisher import Publisher, PublisherConfig
 from ingress.ratelimit import RateLimiter
 from ingress.settings import IngressSettings

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 
 from common import kafka_access, logs
+from common.config import Env
 from ingress import server
 from ingress.app import create_app
 from ingress.settings import IngressSettings
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    settings = IngressSettings.from_env(environ)
+    settings = IngressSettings.from_env(Env(environ))
     logs.configure(settings.log_level, settings.log_format)
     loop = _new_loop(settings.uvloop)
     log.info(

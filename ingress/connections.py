@@ -21,7 +21,7 @@ How, with public interfaces only:
 
 The upstream behaviour relied on: aiohttp's server protocol is a plain ``asyncio.Protocol``
 (not a ``BufferedProtocol``), never looks itself up through ``transport.get_protocol()``,
-and gives the application the transport it was made with. ``tests/unit/test_connections.py``
+and gives the application the transport it was made with. ``tests/unit/ingress/test_connections.py``
 fails if an aiohttp upgrade changes any of it. Servers not started through
 :mod:`ingress.server` (aiohttp's test server) are simply not guarded.
 """

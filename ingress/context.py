@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ingress.metrics import IngressMetrics
+from ingress.prom import IngressMetrics
 from ingress.publisher import Publisher
 from ingress.ratelimit import RateLimiter
 from ingress.settings import IngressSettings

@@ -29,8 +29,8 @@ from common.kafka import KafkaSettings, KafkaSettingsError
 from common.kafka_access import check_access
 from ingress.deadline import Deadlines
 from ingress.errors import BrokerUnavailable
-from ingress.metrics import IngressMetrics
 from ingress.partitioner import KeyHashPartitioner
+from ingress.prom import IngressMetrics
 from ingress.records import Record
 
 log = logging.getLogger(__name__)

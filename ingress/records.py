@@ -9,7 +9,7 @@ from schemas import headers
 from schemas.envelope import MalformedEvent, parse
 from schemas.topics import Topics
 
-#: Record kinds, also the ``outcome`` label of an accepted request (ingress.metrics).
+#: Record kinds, also the ``outcome`` label of an accepted request (ingress.prom).
 RAW: Final = "raw"
 DLQ: Final = "dlq"
 KINDS: Final = (RAW, DLQ)

@@ -1,8 +1,9 @@
 """The ingress process's settings, read once at start from the environment.
 
-Every variable is prefixed ``FEDAPAY_BRIDGE_``; the README's configuration
-reference lists them with their defaults. A missing or bad value raises
-:class:`common.errors.ConfigError` naming the variable.
+Each setting is declared once, below (:mod:`common.settings`): its variable (prefixed
+``FEDAPAY_BRIDGE_``), type, default, bounds and meaning; the README's configuration tables and
+the chart's values documentation are generated from these declarations. A missing or bad value
+raises :class:`common.errors.ConfigError` naming the variable.
 
 Webhook endpoints: ``WEBHOOKS=live,sandbox`` names them; each name ``N`` then
 needs ``WEBHOOK_<N>_SECRETS`` (comma-separated, several while a secret is
@@ -13,113 +14,224 @@ e.g. a mounted Kubernetes Secret). ``N`` is upper-cased and ``-`` becomes
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
-from common.config import Env, endpoint_setting
+from common.config import Env
 from common.errors import ConfigError
-from common.kafka import KafkaSettings
+from common.kafka import TOPIC_PREFIX, KafkaSettings
+from common.logs import LOG_FORMAT, LOG_LEVEL
+from common.settings import (
+    Chart,
+    Choice,
+    Flag,
+    Integer,
+    Network,
+    Networks,
+    Real,
+    Secret,
+    Setting,
+    Text,
+    group,
+    load,
+    setting,
+    shared,
+)
 from common.tracing import TracingSettings
 from schemas.keys import ENDPOINT_NAME
-from schemas.topics import DEFAULT_PREFIX, Topics
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from schemas.topics import Topics
 
 COMPRESSION = ("none", "gzip")
+_CHART: Final = "receiver.settings."
+_CIDRS: Final = {"items": {"type": "string", "pattern": "^[0-9a-fA-F:.]+(/[0-9]{1,3})?$"}}
+
+#: The endpoint names; each names a ``WEBHOOK_<N>_SECRETS`` setting.
+WEBHOOKS: Final = Setting(
+    "WEBHOOKS",
+    Text(),
+    f"endpoint names, e.g. `live,sandbox` (`{ENDPOINT_NAME.pattern.strip('^$')}`)",
+    None,
+)
+WEBHOOK_SECRETS: Final = Setting(
+    "WEBHOOK_<N>_SECRETS",
+    Secret(),
+    "the endpoint's secrets, comma- or newline-separated (several while rotating); `<N>` "
+    "upper-cased, `-` → `_`",
+    None,
+    shown="required per endpoint",
+)
 
 
 @dataclass(frozen=True)
 class IngressSettings:
     endpoints: Mapping[str, tuple[str, ...]] = field(repr=False)
-    kafka: KafkaSettings = field(default_factory=KafkaSettings)
-    topics: Topics = field(default_factory=Topics)
-    host: str = "127.0.0.1"
-    port: int = 8080
-    signature_tolerance: int = 300
-    #: Seconds a signature timestamp may lie in the future (0: no limit, as FedaPay's SDK).
-    signature_max_future: int = 300
-    max_body_bytes: int = 256 * 1024
-    max_header_line_bytes: int = 4096
-    max_headers: int = 32
-    header_timeout: float = 10.0
-    keepalive_timeout: float = 75.0
-    max_body_reads: int = 64
-    publish_timeout: float = 5.0
-    retry_after: int = 5
-    allowed_networks: tuple[Network, ...] = ()
-    trusted_proxies: tuple[Network, ...] = ()
-    rate_limit_per_second: float = 0.0
-    rate_limit_burst: int = 100
-    linger_ms: int = 0
-    compression: str = "none"
-    log_level: str = "INFO"
-    log_format: str = "json"
-    uvloop: bool = False
+    kafka: KafkaSettings = group(KafkaSettings, KafkaSettings.from_env)
+    topics: Topics = shared(TOPIC_PREFIX)
+    host: str = setting(
+        "HTTP_HOST", Text(), "127.0.0.1", "listen address (`0.0.0.0` in containers)"
+    )
+    port: int = setting("HTTP_PORT", Integer(minimum=0), 8080, "listen port")
+    signature_tolerance: int = setting(
+        "SIGNATURE_TOLERANCE",
+        Integer(minimum=1),
+        300,
+        "seconds a signature timestamp may be old",
+        chart=Chart(_CHART + "signatureTolerance"),
+    )
+    signature_max_future: int = setting(
+        "SIGNATURE_MAX_FUTURE_SECONDS",
+        Integer(minimum=0),
+        300,
+        "seconds a signature timestamp may lie ahead of the ingress's clock (FedaPay's SDK "
+        "accepts any future time: a future-dated signature stays replayable until `t` + "
+        "`SIGNATURE_TOLERANCE`); 300 covers any sane clock skew, like the tolerance; `0` lifts "
+        "the cap",
+    )
+    max_body_bytes: int = setting(
+        "MAX_BODY_BYTES",
+        Integer(minimum=1024),
+        256 * 1024,
+        "largest accepted request body, in bytes; larger bodies get 413",
+        chart=Chart(_CHART + "maxBodyBytes"),
+    )
+    max_header_line_bytes: int = setting(
+        "MAX_HEADER_LINE_BYTES",
+        Integer(minimum=1024),
+        4096,
+        "longest request line or header field (name and value); longer heads are refused (431/400)",
+        chart=Chart(_CHART + "maxHeaderLineBytes"),
+    )
+    max_headers: int = setting(
+        "MAX_HEADERS",
+        Integer(minimum=8),
+        32,
+        "most header fields in a request head; more are refused (431/400)",
+        chart=Chart(_CHART + "maxHeaders"),
+    )
+    header_timeout: float = setting(
+        "HEADER_TIMEOUT_SECONDS",
+        Real(minimum=0.1),
+        10.0,
+        "a request head not complete this long after the connection opened, or after the first "
+        "byte following an answer, closes the connection",
+        chart=Chart(_CHART + "headerTimeoutSeconds"),
+    )
+    keepalive_timeout: float = setting(
+        "KEEPALIVE_TIMEOUT_SECONDS",
+        Real(minimum=0.1),
+        75.0,
+        "an idle kept-alive connection is closed after this; keep it longer than the idle "
+        "timeout of the proxy in front",
+        chart=Chart(_CHART + "keepaliveTimeoutSeconds"),
+    )
+    max_body_reads: int = setting(
+        "MAX_BODY_READS",
+        Integer(minimum=1),
+        64,
+        "requests per process that may be receiving their body at once; one more whose body "
+        "has not all arrived gets 503 `overloaded` (bounds the memory of slow bodies to about "
+        "this times `MAX_BODY_BYTES`)",
+        chart=Chart(_CHART + "maxBodyReads"),
+    )
+    publish_timeout: float = setting(
+        "PUBLISH_TIMEOUT_SECONDS",
+        Real(minimum=0.1),
+        5.0,
+        "how long to wait for the broker's ack before answering 503",
+        chart=Chart(_CHART + "publishTimeoutSeconds"),
+    )
+    retry_after: int = setting(
+        "RETRY_AFTER_SECONDS",
+        Integer(minimum=1),
+        5,
+        "`Retry-After` of 503 answers, in seconds",
+        chart=Chart(_CHART + "retryAfterSeconds"),
+    )
+    allowed_networks: tuple[Network, ...] = setting(
+        "ALLOWED_CIDRS",
+        Networks(),
+        (),
+        "source networks allowed to post webhooks",
+        shown="empty (all)",
+        chart=Chart(_CHART + "allowedCidrs", schema=_CIDRS),
+    )
+    trusted_proxies: tuple[Network, ...] = setting(
+        "TRUSTED_PROXIES",
+        Networks(),
+        (),
+        "networks whose `X-Forwarded-For` is believed: every header line, in order, hop by hop "
+        "from the right while the hop that wrote it is trusted; the client is the first address "
+        "from the right that is not a trusted proxy. A hop with a port or an IPv6 zone id "
+        "(`%eth0`) is not an address (403 when `ALLOWED_CIDRS` is set)",
+        shown="empty",
+        chart=Chart(_CHART + "trustedProxies", "E.g. the ingress controller's pods.", _CIDRS),
+    )
+    rate_limit_per_second: float = setting(
+        "RATE_LIMIT_PER_SECOND",
+        Real(minimum=0.0),
+        0.0,
+        "requests per second per client: an IPv4 address, or an IPv6 /64; `0` turns rate "
+        "limiting off",
+        shown="`0` (off)",
+        chart=Chart(_CHART + "rateLimitPerSecond"),
+    )
+    rate_limit_burst: int = setting(
+        "RATE_LIMIT_BURST",
+        Integer(minimum=1),
+        100,
+        "bucket size of the rate limit",
+        chart=Chart(_CHART + "rateLimitBurst"),
+    )
+    linger_ms: int = setting(
+        "PRODUCER_LINGER_MS",
+        Integer(minimum=0),
+        0,
+        "producer batching delay (linger.ms)",
+        chart=Chart(_CHART + "producerLingerMs"),
+    )
+    compression: str = setting(
+        "PRODUCER_COMPRESSION",
+        Choice(COMPRESSION),
+        "none",
+        "producer compression",
+        chart=Chart(_CHART + "producerCompression"),
+    )
+    log_level: str = shared(LOG_LEVEL)
+    log_format: str = shared(LOG_FORMAT)
+    uvloop: bool = setting("UVLOOP", Flag(), False, "run on uvloop", chart=Chart(_CHART + "uvloop"))
     #: From the standard ``OTEL_*`` variables (:mod:`common.tracing`): off by default.
-    tracing: TracingSettings = field(default_factory=TracingSettings)
+    tracing: TracingSettings = group(
+        TracingSettings, lambda env: TracingSettings.from_environ(env.environ)
+    )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> IngressSettings:
-        env = Env(environ)
-        return cls(
-            endpoints=_endpoints(env),
-            kafka=KafkaSettings.from_env(env),
-            topics=Topics(env.text("TOPIC_PREFIX", DEFAULT_PREFIX)),
-            host=env.text("HTTP_HOST", cls.host),
-            port=env.integer("HTTP_PORT", cls.port, minimum=0),
-            signature_tolerance=env.integer(
-                "SIGNATURE_TOLERANCE", cls.signature_tolerance, minimum=1
-            ),
-            signature_max_future=env.integer(
-                "SIGNATURE_MAX_FUTURE_SECONDS", cls.signature_max_future, minimum=0
-            ),
-            max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
-            max_header_line_bytes=env.integer(
-                "MAX_HEADER_LINE_BYTES", cls.max_header_line_bytes, minimum=1024
-            ),
-            max_headers=env.integer("MAX_HEADERS", cls.max_headers, minimum=8),
-            header_timeout=env.real("HEADER_TIMEOUT_SECONDS", cls.header_timeout, minimum=0.1),
-            keepalive_timeout=env.real(
-                "KEEPALIVE_TIMEOUT_SECONDS", cls.keepalive_timeout, minimum=0.1
-            ),
-            max_body_reads=env.integer("MAX_BODY_READS", cls.max_body_reads, minimum=1),
-            publish_timeout=env.real("PUBLISH_TIMEOUT_SECONDS", cls.publish_timeout, minimum=0.1),
-            retry_after=env.integer("RETRY_AFTER_SECONDS", cls.retry_after, minimum=1),
-            allowed_networks=env.networks("ALLOWED_CIDRS"),
-            trusted_proxies=env.networks("TRUSTED_PROXIES"),
-            rate_limit_per_second=env.real("RATE_LIMIT_PER_SECOND", 0.0, minimum=0.0),
-            rate_limit_burst=env.integer("RATE_LIMIT_BURST", cls.rate_limit_burst, minimum=1),
-            linger_ms=env.integer("PRODUCER_LINGER_MS", cls.linger_ms, minimum=0),
-            compression=env.choice("PRODUCER_COMPRESSION", cls.compression, COMPRESSION),
-            log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-            log_format=env.choice("LOG_FORMAT", "json", ("json", "text")),
-            uvloop=env.flag("UVLOOP", cls.uvloop),
-            tracing=TracingSettings.from_environ(environ),
-        )
+    def from_env(cls, env: Env) -> IngressSettings:
+        return load(cls, env, endpoints=_endpoints(env))
 
 
 def _endpoints(env: Env) -> dict[str, tuple[str, ...]]:
-    names = env.items("WEBHOOKS")
+    names = env.items(WEBHOOKS.name)
     if not names:
-        raise ConfigError(env.var("WEBHOOKS"), "is required: name at least one webhook endpoint")
+        raise ConfigError(env.var(WEBHOOKS.name), "is required: name at least one webhook endpoint")
     endpoints: dict[str, tuple[str, ...]] = {}
     for name in names:
         if not ENDPOINT_NAME.match(name):
             raise ConfigError(
-                env.var("WEBHOOKS"), f"endpoint name {name!r} must match {ENDPOINT_NAME.pattern}"
+                env.var(WEBHOOKS.name),
+                f"endpoint name {name!r} must match {ENDPOINT_NAME.pattern}",
             )
         endpoints[name] = _secrets(env, name)
     return endpoints
 
 
 def _secrets(env: Env, endpoint: str) -> tuple[str, ...]:
-    setting = endpoint_setting(endpoint, "SECRETS")
-    value = env.secret(setting)
+    name = WEBHOOK_SECRETS.var(endpoint)
+    value = WEBHOOK_SECRETS.read(env, endpoint)
     if value is None:
-        raise ConfigError(env.var(setting), f"is required for webhook endpoint {endpoint!r}")
+        raise ConfigError(env.var(name), f"is required for webhook endpoint {endpoint!r}")
     secrets = tuple(s.strip() for s in re.split(r"[,\n]", value) if s.strip())
     if not secrets:
-        raise ConfigError(env.var(setting), "holds no secret")
+        raise ConfigError(env.var(name), "holds no secret")
     return secrets

@@ -9,7 +9,7 @@ What FedaPay's official Node SDK does
 -------------------------------------
 The reference is ``WebhookSignature.verifyHeader`` of the npm package ``fedapay``
 1.2.5 (``src/Webhook.ts``), read from the published package and run against the
-table of header variants in ``tests/unit/test_signature.py``. In words:
+table of header variants in ``tests/unit/ingress/test_signature.py``. In words:
 
 * A header that is not a string is rejected ("Unable to extract timestamp and
   signatures from header").

@@ -17,7 +17,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from common.kafka import KafkaSettings
 from reconcile.errors import ReconcileError
-from reconcile.records import Record
+from reconcile.records import OutgoingRecord
 from reconcile.window import Checkpoint
 from schemas.topics import Topics
 from streams import provision
@@ -52,7 +52,7 @@ class Publisher:
         finally:
             await self._producer.stop()
 
-    async def send(self, record: Record, partition: int | None = None) -> None:
+    async def send(self, record: OutgoingRecord, partition: int | None = None) -> None:
         future = await self._producer.send(
             record.topic, record.value, key=record.key, headers=record.headers, partition=partition
         )
@@ -173,7 +173,7 @@ async def load_checkpoint(kafka: KafkaSettings, topics: Topics, endpoint: str) -
 
 
 async def save_checkpoint(publisher: Publisher, topics: Topics, checkpoint: Checkpoint) -> None:
-    record = Record(
+    record = OutgoingRecord(
         topics.reconcile_checkpoints, checkpoint.endpoint.encode(), checkpoint.to_json(), []
     )
     await publisher.send(record)

@@ -15,7 +15,7 @@ from schemas.topics import Topics
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
+class OutgoingRecord:
     topic: str
     key: bytes | None
     value: bytes
@@ -28,7 +28,7 @@ UNMAPPABLE = "unmappable_api_event"
 
 def unmappable(
     item: bytes, detail: str, endpoint: str, fetched_at_ms: int, topics: Topics
-) -> Record:
+) -> OutgoingRecord:
     """The DLQ record of an API event item that is no event we can map (kept, never dropped)."""
     pairs: dict[str, str | int] = {
         headers.SOURCE: headers.SOURCE_API,
@@ -37,10 +37,10 @@ def unmappable(
         headers.ERROR: UNMAPPABLE,
         headers.ERROR_DETAIL: detail,
     }
-    return Record(topics.dlq, None, item, headers.encode(pairs))
+    return OutgoingRecord(topics.dlq, None, item, headers.encode(pairs))
 
 
-def api_record(body: bytes, endpoint: str, fetched_at_ms: int, topics: Topics) -> Record:
+def api_record(body: bytes, endpoint: str, fetched_at_ms: int, topics: Topics) -> OutgoingRecord:
     """The raw record of a body fetched from FedaPay's API (``fedapay-source: api``, no
     signature header: it was fetched over TLS with the merchant's key, not signed). A body
     that is no event goes to the DLQ, as the ingress does with a signed one."""
@@ -53,9 +53,9 @@ def api_record(body: bytes, endpoint: str, fetched_at_ms: int, topics: Topics) -
         envelope = parse(body)
     except MalformedEvent as exc:
         extra = {headers.ERROR: exc.code, headers.ERROR_DETAIL: exc.detail}
-        return Record(topics.dlq, None, body, headers.encode({**common, **extra}))
+        return OutgoingRecord(topics.dlq, None, body, headers.encode({**common, **extra}))
     pairs = {headers.EVENT_NAME: envelope.name, **common, headers.DEDUP_KEY: envelope.dedup_key}
-    return Record(topics.raw, envelope.key.encode(), body, headers.encode(pairs))
+    return OutgoingRecord(topics.raw, envelope.key.encode(), body, headers.encode(pairs))
 
 
 #: DLQ headers a redriven record does not take back to the raw topic (recomputed or stale).
@@ -68,7 +68,7 @@ def redriven(
     dlq_headers: headers.Headers,
     origin: str,
     topics: Topics,
-) -> Record:
+) -> OutgoingRecord:
     """A DLQ record put back on the raw topic: its original headers (endpoint, signature
     time, received-at, source) plus ``fedapay-redriven-from: <origin>``; the key and dedup key
     derived again from the body when it parses now, else the DLQ record's key."""
@@ -78,7 +78,7 @@ def redriven(
     try:
         envelope = parse(value)
     except MalformedEvent:
-        return Record(topics.raw, key, value, [*kept, *headers.encode(pairs)])
+        return OutgoingRecord(topics.raw, key, value, [*kept, *headers.encode(pairs)])
     kept = [(name, raw) for name, raw in kept if name != headers.EVENT_NAME]
     pairs = {headers.EVENT_NAME: envelope.name, **pairs, headers.DEDUP_KEY: envelope.dedup_key}
-    return Record(topics.raw, envelope.key.encode(), value, [*kept, *headers.encode(pairs)])
+    return OutgoingRecord(topics.raw, envelope.key.encode(), value, [*kept, *headers.encode(pairs)])

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from common.kafka import KafkaSettings
 from reconcile import kafka_io
 from reconcile.errors import ReconcileError
-from reconcile.records import Record
+from reconcile.records import OutgoingRecord
 from schemas import headers
 from schemas.topics import Topics
 from streams import provision
@@ -99,7 +99,7 @@ async def run_replay(
             records.sort(key=lambda r: r.offset)
             outputs, _, _ = replay(records, config)
             for output in outputs:
-                out = Record(output.topic, output.key, output.value, list(output.headers))
+                out = OutgoingRecord(output.topic, output.key, output.value, list(output.headers))
                 await publisher.send(out, partition=partition)
                 summary.topics[output.topic] += 1
             await publisher.flush()

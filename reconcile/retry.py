@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from common.settings import Chart, Integer, Real, setting
 from reconcile.errors import ApiAuthError, ApiContractError, ApiNotFound, ApiUnavailable
 
 #: Stands for "no HTTP answer at all" (connection error or timeout).
@@ -22,8 +23,19 @@ NO_ANSWER: Final = 0
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 6
-    backoff_seconds: float = 1.0
+    max_attempts: int = setting(
+        "RECONCILE_MAX_ATTEMPTS",
+        Integer(minimum=1),
+        6,
+        "attempts per request on 429/5xx/no answer before the pass fails",
+        chart=Chart("reconcile.settings.maxAttempts"),
+    )
+    backoff_seconds: float = setting(
+        "RECONCILE_BACKOFF_SECONDS",
+        Real(minimum=0.0),
+        1.0,
+        "first backoff (doubles, capped at 60 s; a 429's `Retry-After` is used instead)",
+    )
     max_delay_seconds: float = 60.0
 
     def backoff(self, attempt: int) -> float:

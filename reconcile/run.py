@@ -22,7 +22,7 @@ import orjson
 
 from reconcile import api, drift, events, kafka_io, window
 from reconcile.errors import ApiContractError, ApiNotFound
-from reconcile.records import Record, api_record, unmappable
+from reconcile.records import OutgoingRecord, api_record, unmappable
 from reconcile.settings import ReconcileSettings
 from streams.clock import iso_ms
 
@@ -139,7 +139,7 @@ async def _events(
 
 def _record(
     item: object, span: window.Window, settings: ReconcileSettings, fetched_at_ms: int
-) -> Record | None:
+) -> OutgoingRecord | None:
     """The raw record of one listed event (``None``: outside the window); an item that cannot
     be mapped goes to the DLQ as it was listed, so it is kept and the pass goes on."""
     topics = settings.topics

@@ -12,7 +12,7 @@ Every identity the workers keep is qualified by the endpoint:
 * beside the states, ``*:<transaction id>`` lists the endpoints that hold a
   state of that id (how ``GET /transactions/{id}`` finds them without a scan)
 * metric windows: ``<raw partition>|<endpoint>|<resolution>|<window start>``
-  (:mod:`streams.metric_store`)
+  (:mod:`streams.window_store`)
 
 An endpoint name matches :data:`ENDPOINT_NAME` (the ingress's rule), so it
 never holds ``:``: a key splits at its first ``:`` without ambiguity, whatever

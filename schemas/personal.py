@@ -7,7 +7,7 @@ byte (the audit copy). Consumers that need to join on a customer use ``customer_
 (an id, kept), never a name or an address.
 
 The README's list, the JSON Schema description of ``entity`` and the redaction itself
-are all derived from :data:`PERSONAL_FIELDS`; ``tests/unit/test_personal.py`` checks
+are all derived from :data:`PERSONAL_FIELDS`; ``tests/unit/schemas/test_personal.py`` checks
 the README and the real fixture against it.
 """
 

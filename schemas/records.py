@@ -66,7 +66,7 @@ def _layout(cls: type) -> tuple[tuple[str, bool], ...]:
     return layout
 
 
-class _Record:
+class _RecordValue:
     """Serialization shared by the output records."""
 
     __slots__ = ()
@@ -85,7 +85,7 @@ class _Record:
 
 
 @dataclass(frozen=True, slots=True)
-class NormalizedEvent(_Record):
+class NormalizedEvent(_RecordValue):
     """One distinct FedaPay webhook delivery, on <prefix>.<event name> (or <prefix>.unknown)."""
 
     name: str = field(metadata=doc("FedaPay event name, e.g. transaction.approved."))
@@ -128,7 +128,7 @@ class NormalizedEvent(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class StatusRecord(_Record):
+class StatusRecord(_RecordValue):
     """A transaction's derived status, on the compacted <prefix>.transaction.status.
 
     Keyed <endpoint>:<transaction_id> (endpoint "-" when the raw record had no
@@ -158,7 +158,7 @@ class StatusRecord(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class Anomaly(_Record):
+class Anomaly(_RecordValue):
     """Something in FedaPay's own timeline that should not happen, on <prefix>.anomalies
     (keyed <endpoint>:<transaction_id>).
 
@@ -203,7 +203,7 @@ class Anomaly(_Record):
 
 
 #: Every output record model, by the base name of its schema file.
-RECORD_MODELS: Final[dict[str, type[_Record]]] = {
+RECORD_MODELS: Final[dict[str, type[_RecordValue]]] = {
     "normalized-event": NormalizedEvent,
     "status-record": StatusRecord,
     "anomaly": Anomaly,

@@ -49,7 +49,7 @@ class TargetNotAllowed(BridgeError, ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class SimulatedDelivery:
     """One delivery of an event; ``copy`` 0 is the first, 1… are duplicates."""
 
     event: Event
@@ -58,7 +58,7 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryPlan:
-    deliveries: tuple[Delivery, ...]
+    deliveries: tuple[SimulatedDelivery, ...]
 
     def __len__(self) -> int:
         return len(self.deliveries)
@@ -109,18 +109,18 @@ def plan(
 
 def _with_duplicates(
     rng: random.Random, events: Sequence[Event], duplicates: float, max_copies: int
-) -> list[tuple[float, Delivery]]:
+) -> list[tuple[float, SimulatedDelivery]]:
     chosen = set(rng.sample(range(len(events)), round(duplicates * len(events))))
-    keyed: list[tuple[float, Delivery]] = []
+    keyed: list[tuple[float, SimulatedDelivery]] = []
     for index, event in enumerate(events):
-        keyed.append((float(index), Delivery(event)))
+        keyed.append((float(index), SimulatedDelivery(event)))
         if index not in chosen:
             continue
         copies = 2 if rng.random() < 0.85 else rng.randint(3, max_copies)
         position = float(index)
         for copy in range(1, copies):
             position += rng.uniform(0.5, DUPLICATE_SPREAD)
-            keyed.append((position, Delivery(event, copy)))
+            keyed.append((position, SimulatedDelivery(event, copy)))
     return keyed
 
 
@@ -221,7 +221,7 @@ def _is_loopback(host: str) -> bool:
 
 
 async def deliver(
-    deliveries: DeliveryPlan | Iterable[Delivery],
+    deliveries: DeliveryPlan | Iterable[SimulatedDelivery],
     url: str,
     secret: str,
     *,
@@ -293,7 +293,7 @@ class _Run:
         self.pacer = _Pacer(rate)
         self.headers = {**headers, "Content-Type": "application/json"}
         self.report = DeliveryReport()
-        self.queue: asyncio.Queue[tuple[Delivery, int]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[SimulatedDelivery, int]] = asyncio.Queue()
         self.outstanding = 0
         self.done = asyncio.Event()
         self.timers: set[asyncio.TimerHandle] = set()
@@ -301,7 +301,7 @@ class _Run:
     async def execute(
         self,
         session: aiohttp.ClientSession,
-        items: Sequence[Delivery],
+        items: Sequence[SimulatedDelivery],
         concurrency: int,
         deadline: float,
     ) -> DeliveryReport:
@@ -368,7 +368,7 @@ class _Run:
         self.report.by_status[status] += 1
         return 200 <= status < 300
 
-    def _schedule(self, delivery: Delivery, attempt: int) -> None:
+    def _schedule(self, delivery: SimulatedDelivery, attempt: int) -> None:
         loop = asyncio.get_running_loop()
         entry = (delivery, attempt)
         handle: asyncio.TimerHandle
@@ -380,7 +380,7 @@ class _Run:
         handle = loop.call_later(self.retry.delay(attempt - 1), requeue)
         self.timers.add(handle)
 
-    def _finish(self, delivery: Delivery, attempts: int, *, delivered: bool) -> None:
+    def _finish(self, delivery: SimulatedDelivery, attempts: int, *, delivered: bool) -> None:
         if attempts > 1:
             self.report.retried += 1
         if delivered:

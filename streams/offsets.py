@@ -76,7 +76,7 @@ class _Partition:
 
 
 @dataclass(frozen=True, slots=True)
-class Observation:
+class OffsetCheck:
     verdict: Verdict
     #: Set when records before this one are missing: the offset to fetch again from.
     missing_from: int | None = None
@@ -94,7 +94,7 @@ class OffsetTracker:
 
     def observe(
         self, partition: int, generation: int, offset: int, committed: int | None
-    ) -> Observation:
+    ) -> OffsetCheck:
         """What to do with a record handed over now (a NEW one counts as handed over).
 
         ``committed`` is the partition's committed offset (where a new
@@ -110,7 +110,7 @@ class OffsetTracker:
         if offset < state.start and _never_handed(state, offset, committed):
             state.extend_down(offset)
         if offset < state.frontier or offset in state.handed:
-            return Observation(Verdict.REPEAT)
+            return OffsetCheck(Verdict.REPEAT)
         state.handed.add(offset)
         missing_from = None
         if offset > state.contiguous and state.refetch != state.contiguous:
@@ -118,7 +118,7 @@ class OffsetTracker:
             state.refetch_at = self._clock()
         while state.contiguous in state.handed:
             state.contiguous += 1
-        return Observation(Verdict.NEW, missing_from)
+        return OffsetCheck(Verdict.NEW, missing_from)
 
     def overdue(self, generation: int) -> Iterator[tuple[int, int]]:
         """``(partition, offset)`` of each gap of ``generation`` whose re-fetch was asked for

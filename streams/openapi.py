@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document of the workers' HTTP API, served at ``/openapi.json``.
 
 Written by hand next to :mod:`streams.web` (the routes) and
-:mod:`streams.query` (the parameters and documents); the error answers come from
+:mod:`streams.query` (the parameters and documents); the schema of a metric summary
+and the filters come from :mod:`streams.counters`, the error answers from
 :mod:`streams.errors` (status, code, description, body). A test checks that every
 route is documented and a schemathesis run checks the server against it.
 """
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas import keys
+from streams.counters import FILTERS, summary_schema
 from streams.errors import (
     Ambiguous,
     BadQuery,
@@ -22,55 +24,12 @@ from streams.errors import (
     Unavailable,
     WorkerError,
 )
-from streams.query import FILTERS, MAX_MINUTES, TRANSACTION_ID
+from streams.query import MAX_MINUTES, TRANSACTION_ID
 from streams.windows import Resolution
 
 _COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
-_SUMMARY: dict[str, Any] = {
-    "type": "object",
-    "required": ["deliveries", "events_total", "events", "duplicates_total", "duplicates"],
-    "properties": {
-        "deliveries": {"type": "integer", "description": "Raw records parsed as events."},
-        "events_total": {"type": "integer"},
-        "events": {**_COUNTS, "description": "Distinct events per event name."},
-        "duplicates_total": {"type": "integer"},
-        "duplicates": {**_COUNTS, "description": "Deliveries dropped as duplicates, per name."},
-        "entered_status": {**_COUNTS, "description": "Transactions entering each status."},
-        "amount": {
-            "type": "object",
-            "description": "Currency -> status -> sum of entity.amount entering the status.",
-            "additionalProperties": _COUNTS,
-        },
-        "approval": {
-            "type": "object",
-            "description": "Per operator (entity.mode): approved / decided "
-            "(approved+declined+canceled+expired entered in the window).",
-            "additionalProperties": {
-                "type": "object",
-                "properties": {
-                    "approved": {"type": "integer"},
-                    "decided": {"type": "integer"},
-                    "rate": {"type": ["number", "null"]},
-                },
-            },
-        },
-        "stale": {"type": "integer"},
-        "anomalies_total": {"type": "integer"},
-        "anomalies": _COUNTS,
-        "dead_letters": {"type": "integer"},
-        "latency_ms": {
-            "type": "object",
-            "description": "Ingress-to-emit latency: upper bound of the histogram bucket "
-            "holding each percentile.",
-            "properties": {
-                "count": {"type": "integer"},
-                "p50": {"type": ["integer", "string", "null"]},
-                "p90": {"type": ["integer", "string", "null"]},
-                "p99": {"type": ["integer", "string", "null"]},
-            },
-        },
-    },
-}
+#: A summary of counters, as :data:`streams.counters.READINGS` declare its fields.
+_SUMMARY: dict[str, Any] = summary_schema()
 
 _TEXT: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^|]+$"}
 _TIME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 64}

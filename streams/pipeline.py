@@ -1,6 +1,6 @@
 """What the worker does with one raw record, decided without any I/O. Pure.
 
-:func:`read` turns a raw-topic record into a :class:`Delivery` (or its DLQ
+:func:`read` turns a raw-topic record into a :class:`ParsedEvent` (or its DLQ
 record); :func:`plan` takes the delivery plus what the tables hold for it and
 returns every output record and table write. :mod:`streams.processor` executes
 the plans of a batch: outputs first (acknowledged by the broker), table writes
@@ -71,7 +71,7 @@ class Output:
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class ParsedEvent:
     """A raw record that parsed as a FedaPay event."""
 
     envelope: Envelope
@@ -139,9 +139,13 @@ class Plan:
     #: ``None`` when the transaction state must not be written.
     state: TransactionState | None = None
     outcome: Outcome | None = None
+    #: The status record and the anomalies among ``outputs``, as records (the metrics read
+    #: them; the outputs hold them encoded).
+    status: StatusRecord | None = None
+    anomalies: tuple[Anomaly, ...] = ()
 
 
-def read(record: RawRecord, topics: Topics) -> Delivery | Output:
+def read(record: RawRecord, topics: Topics) -> ParsedEvent | Output:
     """Parse a raw record; what cannot be parsed becomes its DLQ record."""
     meta = headers.decode(record.headers)
     body = record.value or b""
@@ -153,7 +157,7 @@ def read(record: RawRecord, topics: Topics) -> Delivery | Output:
         endpoint = keys.endpoint_of(meta.get(headers.ENDPOINT))
     except keys.InvalidEndpoint as exc:
         return dead_letter(record, topics, keys.INVALID_ENDPOINT, str(exc))
-    return Delivery(
+    return ParsedEvent(
         envelope=envelope,
         record=record,
         received_at_ms=_received_at(meta.get(headers.RECEIVED_AT_MS), record.timestamp_ms),
@@ -176,7 +180,7 @@ def dead_letter(record: RawRecord, topics: Topics, code: str, detail: str) -> Ou
 
 
 def plan(
-    delivery: Delivery,
+    delivery: ParsedEvent,
     seen: SeenEntry | None,
     state: TransactionState | None,
     config: PipelineConfig,
@@ -205,10 +209,12 @@ def plan(
         duplicate=False,
         state=changed,
         outcome=step.outcome,
+        status=step.status_record,
+        anomalies=tuple(anomalies),
     )
 
 
-def drift(delivery: Delivery, before: TransactionState | None, step: Step) -> Step:
+def drift(delivery: ParsedEvent, before: TransactionState | None, step: Step) -> Step:
     """``step`` plus a ``status_drift`` anomaly when an API-sourced record changed a status
     the worker had derived (the webhook of that change never came)."""
     record = step.status_record
@@ -235,7 +241,7 @@ def drift(delivery: Delivery, before: TransactionState | None, step: Step) -> St
     return replace(step, state=counted, anomalies=(*step.anomalies, anomaly))
 
 
-def stale_anomaly(state: TransactionState, delivery: Delivery) -> Anomaly:
+def stale_anomaly(state: TransactionState, delivery: ParsedEvent) -> Anomaly:
     """The ``stale_delivery`` anomaly of a delivery older than the newest one ``state`` knows."""
     envelope = delivery.envelope
     status = envelope.body["entity"].get("status")
@@ -254,7 +260,7 @@ def stale_anomaly(state: TransactionState, delivery: Delivery) -> Anomaly:
     )
 
 
-def _event_output(delivery: Delivery, config: PipelineConfig) -> Output:
+def _event_output(delivery: ParsedEvent, config: PipelineConfig) -> Output:
     event = normalize.normalize(
         delivery.envelope,
         received_at_ms=delivery.received_at_ms,
@@ -271,23 +277,23 @@ def _event_output(delivery: Delivery, config: PipelineConfig) -> Output:
     )
 
 
-def _qualified_key(delivery: Delivery) -> bytes:
+def _qualified_key(delivery: ParsedEvent) -> bytes:
     key = delivery.state_key
     assert key is not None, "only transaction events have status and anomaly records"
     return key.encode()
 
 
-def _status_output(delivery: Delivery, record: StatusRecord, topics: Topics) -> Output:
+def _status_output(delivery: ParsedEvent, record: StatusRecord, topics: Topics) -> Output:
     key = _qualified_key(delivery)
     return Output(OutputKind.STATUS, topics.status, key, record.to_json(), _headers(delivery))
 
 
-def _anomaly_output(delivery: Delivery, anomaly: Anomaly, topics: Topics) -> Output:
+def _anomaly_output(delivery: ParsedEvent, anomaly: Anomaly, topics: Topics) -> Output:
     key = _qualified_key(delivery)
     return Output(OutputKind.ANOMALY, topics.anomalies, key, anomaly.to_json(), _headers(delivery))
 
 
-def _headers(delivery: Delivery) -> HeaderList:
+def _headers(delivery: ParsedEvent) -> HeaderList:
     pairs: dict[str, str | int] = {
         headers.DEDUP_KEY: delivery.dedup_key,
         headers.EVENT_NAME: delivery.envelope.name,

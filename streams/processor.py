@@ -4,7 +4,7 @@ No Faust import: the tables are :class:`streams.staging.DurableTable` (Faust
 tables behind :class:`streams.faust.tables.ChangelogTable` in the worker,
 :class:`streams.staging.MemoryTable` in tests) and the producer is a :class:`Sender`.
 
-A batch is decided first, in memory and in order: each record reads the
+A batch is planned first, in memory and in order: each record reads the
 tables through the writes staged by the records before it
 (:mod:`streams.staging`). Then it is made durable in three steps, each
 acknowledged by the broker before the next starts:
@@ -36,11 +36,10 @@ from common import tracing
 from schemas import headers, keys
 from streams import aggregates, codec, dedup
 from streams.dedup import SeenEntry
-from streams.metric_store import MetricStore
 from streams.pipeline import (
-    Delivery,
     Output,
     OutputKind,
+    ParsedEvent,
     PipelineConfig,
     Plan,
     RawRecord,
@@ -50,6 +49,7 @@ from streams.pipeline import (
 )
 from streams.staging import DurableTable, StagedTable
 from streams.state_machine import Outcome, TransactionState
+from streams.window_store import WindowStore
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class ProcessorStats:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class Planned:
     """A record's plan and the encoded table values it writes."""
 
     plan: Plan
@@ -97,18 +97,18 @@ class Decision:
     #: the first state of its endpoint; ``None``: not written.
     index_key: bytes | None
     index: bytes | None
-    delivery: Delivery
+    parsed: ParsedEvent
     #: The partition's stream time.
     now_ms: int
 
 
 @dataclass
 class Batch:
-    """The decided outputs of a batch, per raw partition."""
+    """The planned outputs of a batch, per raw partition."""
 
     outputs: dict[int, list[Output]] = field(default_factory=dict)
     #: The parsed deliveries, counted in the metric windows once their outputs are sent.
-    decided: list[Decision] = field(default_factory=list)
+    planned: list[Planned] = field(default_factory=list)
 
     def add(self, partition: int, outputs: Sequence[Output]) -> None:
         if outputs:
@@ -133,7 +133,7 @@ class Processor:
         *,
         sweep_interval_ms: int,
         retry_backoff_s: float = 0.5,
-        metrics: MetricStore | None = None,
+        window_store: WindowStore | None = None,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         tracer: Tracer | None = None,
     ) -> None:
@@ -141,8 +141,8 @@ class Processor:
         #: With tracing on: each record's processing is a span continuing the raw record's
         #: trace, and its outputs carry that span's context (``None``: off).
         self.tracer = tracer
-        #: The metric windows (see :mod:`streams.metric_store`); ``None``: not kept.
-        self.metrics = metrics
+        #: The metric windows (see :mod:`streams.window_store`); ``None``: not kept.
+        self.window_store = window_store
         #: Wall clock, only for the ingress-to-emit latency.
         self.clock_ms = clock_ms
         self.config = config
@@ -170,10 +170,10 @@ class Processor:
         async def retried(step: Step, name: str) -> None:
             await self._until_done(step, name, records)
 
-        await self._complete(self.decide(records), retried)
+        await self._complete(self.plan_batch(records), retried)
 
-    def decide(self, records: Sequence[RawRecord]) -> Batch:
-        """Decide every record in order, staging its table writes; nothing is sent."""
+    def plan_batch(self, records: Sequence[RawRecord]) -> Batch:
+        """Plan every record in order, staging its table writes; nothing is sent."""
         batch = Batch()
         if self.tracer is None:
             for record in records:
@@ -207,7 +207,7 @@ class Processor:
     async def _complete(self, batch: Batch, run: Callable[[Step, str], Awaitable[None]]) -> None:
         """The durability steps of ``batch``, in the order that makes a crash safe."""
         await run(lambda: self._send(batch), "outputs")
-        self._count_metrics(batch)
+        self._count_windows(batch)
         await run(self._flush_states, "states")
         await run(self.seen.flush, "dedup")
 
@@ -237,36 +237,36 @@ class Processor:
         await asyncio.gather(*(self.sender.send(o, p) for p, o in batch.outputs.items()))
 
     async def _flush_states(self) -> None:
-        if self.metrics is None:
+        if self.window_store is None:
             await self.states.flush()
         else:
-            await asyncio.gather(self.states.flush(), self.metrics.flush())
+            await asyncio.gather(self.states.flush(), self.window_store.flush())
 
-    def _count_metrics(self, batch: Batch) -> None:
+    def _count_windows(self, batch: Batch) -> None:
         """Stage the metric windows of the batch's deliveries, now that their outputs are
         sent (the ingress-to-emit latency is measured here)."""
-        if self.metrics is None or not batch.decided:
+        if self.window_store is None or not batch.planned:
             return
         emitted_at_ms = self.clock_ms()
-        for decision in batch.decided:
-            delivery = decision.delivery
-            added = aggregates.increments(delivery, decision.plan, emitted_at_ms)
+        for planned in batch.planned:
+            delivery = planned.parsed
+            added = aggregates.increments(delivery, planned.plan, emitted_at_ms)
             partition = delivery.record.partition
-            self.metrics.add(
-                partition, delivery.endpoint, delivery.received_at_ms, decision.now_ms, added
+            self.window_store.add(
+                partition, delivery.endpoint, delivery.received_at_ms, planned.now_ms, added
             )
 
     def _discard(self) -> None:
         self.seen.discard()
         self.states.discard()
-        if self.metrics is not None:
-            self.metrics.discard()
+        if self.window_store is not None:
+            self.window_store.discard()
 
     def _stage(self, record: RawRecord, batch: Batch) -> Sequence[Output]:
-        """Decide one record and stage its table writes; return its outputs."""
+        """Plan one record and stage its table writes; return its outputs."""
         self.stats.records += 1
         try:
-            decision = self._decide(record)
+            planned = self._plan_record(record)
         except Exception as exc:
             log.error(
                 "record cannot be processed, sent to the DLQ",
@@ -275,26 +275,26 @@ class Processor:
             )
             self.stats.dead_letters += 1
             return [dead_letter(record, self.config.topics, PROCESSING_ERROR, "processing failed")]
-        if isinstance(decision, Output):
+        if isinstance(planned, Output):
             self._stage_dead_letter(record)
-            return [decision]
+            return [planned]
         partition = record.partition
-        if decision.state_key is not None and decision.state is not None:
-            self.states.put(partition, decision.state_key, decision.state)
-        if decision.index_key is not None and decision.index is not None:
-            self.states.put(partition, decision.index_key, decision.index)
-        batch.decided.append(decision)
-        self.seen.put(partition, decision.seen_key, decision.seen)
-        result = decision.plan
+        if planned.state_key is not None and planned.state is not None:
+            self.states.put(partition, planned.state_key, planned.state)
+        if planned.index_key is not None and planned.index is not None:
+            self.states.put(partition, planned.index_key, planned.index)
+        batch.planned.append(planned)
+        self.seen.put(partition, planned.seen_key, planned.seen)
+        result = planned.plan
         self._count(result.duplicate, result.outputs, result.outcome)
-        self.sweep(partition, decision.now_ms)
+        self.sweep(partition, planned.now_ms)
         return result.outputs
 
     def _stage_dead_letter(self, record: RawRecord) -> None:
         self.stats.dead_letters += 1
-        if self.metrics is not None:
+        if self.window_store is not None:
             at_ms = self._stream_time.get(record.partition, record.timestamp_ms)
-            self.metrics.add(
+            self.window_store.add(
                 record.partition,
                 _endpoint(record),
                 record.timestamp_ms,
@@ -306,7 +306,7 @@ class Processor:
             extra={"partition": record.partition, "offset": record.offset},
         )
 
-    def _decide(self, record: RawRecord) -> Output | Decision:
+    def _plan_record(self, record: RawRecord) -> Output | Planned:
         """What ``record`` means: its DLQ record, or its plan with every value to write."""
         delivery = read(record, self.config.topics)
         if isinstance(delivery, Output):
@@ -321,7 +321,7 @@ class Processor:
         index_key, index = None, None
         if state is None and result.state is not None:
             index_key, index = self._indexed(delivery, record.partition)
-        return Decision(
+        return Planned(
             plan=result,
             seen_key=seen_key,
             seen=codec.encode_seen(result.seen),
@@ -329,11 +329,11 @@ class Processor:
             state=None if result.state is None else codec.encode_state(result.state),
             index_key=index_key,
             index=index,
-            delivery=delivery,
+            parsed=delivery,
             now_ms=now_ms,
         )
 
-    def _indexed(self, delivery: Delivery, partition: int) -> tuple[bytes | None, bytes | None]:
+    def _indexed(self, delivery: ParsedEvent, partition: int) -> tuple[bytes | None, bytes | None]:
         """The index entry of the delivery's transaction with its endpoint added, if missing."""
         assert delivery.transaction_id is not None
         key = keys.index_key(delivery.transaction_id).encode()
@@ -353,7 +353,7 @@ class Processor:
         """Stage the deletion of the expired dedup keys of ``partition`` if a sweep is due;
         return how many.
 
-        Runs while a record of the partition is decided, so the deletions (and
+        Runs while a record of the partition is planned, so the deletions (and
         their changelog tombstones) belong to that partition, in the same
         transaction as its outputs under exactly-once.
         """
@@ -369,8 +369,8 @@ class Processor:
         expired = dedup.expired_keys(entries, partition, now_ms, self.config.dedup_window_ms)
         self.seen.delete(partition, expired)
         self.stats.expired_keys += len(expired)
-        if self.metrics is not None:
-            self.stats.expired_windows += self.metrics.sweep(partition, now_ms)
+        if self.window_store is not None:
+            self.stats.expired_windows += self.window_store.sweep(partition, now_ms)
         if expired:
             log.info(
                 "expired dedup keys removed", extra={"partition": partition, "keys": len(expired)}

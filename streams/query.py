@@ -15,14 +15,12 @@ from typing import Any, Final
 
 from schemas import keys
 from streams import aggregates
-from streams.aggregates import Counters
 from streams.clock import iso_ms, parse_ms
+from streams.counters import FILTERS, Counters, summarize
 from streams.errors import BadQuery
 from streams.state_machine import TransactionState
 from streams.windows import Resolution
 
-#: Filters a metric query accepts (each one a dimension of some counters).
-FILTERS: Final = ("event", "currency", "mode", "status")
 #: The most windows one range query may span.
 MAX_WINDOWS: Final = 10_000
 MAX_MINUTES: Final = 7 * 24 * 60
@@ -192,8 +190,8 @@ def range_document(query: WindowQuery, windows: Mapping[int, Counters]) -> dict[
         if not selected[start]:
             continue
         row = {"start": iso_ms(start), "end": iso_ms(query.resolution.end(start))}
-        rows.append({**row, **aggregates.summarize(selected[start])})
-    total = aggregates.summarize(aggregates.merge_all(selected.values()))
+        rows.append({**row, **summarize(selected[start])})
+    total = summarize(aggregates.merge_all(selected.values()))
     return {**_window_frame(query), "windows": rows, "total": total}
 
 
@@ -201,7 +199,7 @@ def summary_document(
     query: WindowQuery, minutes: int, windows: Mapping[int, Counters]
 ) -> dict[str, Any]:
     merged = aggregates.merge_all(aggregates.select(c, query.filters) for c in windows.values())
-    return {**_window_frame(query), "minutes": minutes, **aggregates.summarize(merged)}
+    return {**_window_frame(query), "minutes": minutes, **summarize(merged)}
 
 
 def transaction_document(state: TransactionState) -> dict[str, Any]:

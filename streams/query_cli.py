@@ -23,7 +23,7 @@ from typing import Any
 
 from common.config import Env
 from common.errors import ConfigError
-from streams.query import FILTERS
+from streams.counters import FILTERS, READINGS
 
 DEFAULT_URL = "http://127.0.0.1:6066"
 
@@ -199,20 +199,14 @@ def render_summary(doc: Mapping[str, Any]) -> str:
     return head + "\n" + render_reading(doc)
 
 
+def _total(value: Any) -> object:
+    """A total's cell: a count, or a latency reading (its percentiles)."""
+    return _latency(value) if isinstance(value, Mapping) else value
+
+
 def render_reading(doc: Mapping[str, Any]) -> str:
-    totals = table(
-        ["metric", "value"],
-        [
-            ["deliveries", doc["deliveries"]],
-            ["events", doc["events_total"]],
-            ["duplicates dropped", doc["duplicates_total"]],
-            ["stale", doc["stale"]],
-            ["anomalies", doc["anomalies_total"]],
-            ["dead letters", doc["dead_letters"]],
-            ["latency ms (bucket bound)", _latency(doc["latency_ms"])],
-        ],
-    )
-    parts = [totals]
+    rows = [[r.label, _total(doc[r.name])] for r in READINGS if r.label and r.name in doc]
+    parts = [table(["metric", "value"], rows)]
     names = sorted(set(doc["events"]) | set(doc["duplicates"]))
     if names:
         rows = [[n, doc["events"].get(n, 0), doc["duplicates"].get(n, 0)] for n in names]

@@ -1,178 +1,244 @@
 """The stream worker's settings, read once at start from ``FEDAPAY_BRIDGE_*`` variables.
 
-Kafka connection variables (``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_SECURITY_PROTOCOL``,
-``KAFKA_SASL_*``, ``KAFKA_SSL_*``) are read by :class:`common.kafka.KafkaSettings`.
-The worker's own variables, each prefixed ``FEDAPAY_BRIDGE_``:
-
-================================  ===================  ==========================================
-variable                          default              meaning
-================================  ===================  ==========================================
-TOPIC_PREFIX                      ``fedapay``          prefix of every topic of the contract
-APP_ID                            ``fedapay-bridge``   Faust app id: the consumer group, and the
-                                                       prefix of the table changelog topics
-WORKER_ID                         (none)               stable name of this worker (e.g. the pod
-                                                       name); enables static group membership,
-                                                       so a restart does not rebalance
-DEDUP_WINDOW_SECONDS              ``259200`` (72 h)    how long after its last delivery a dedup
-                                                       key still marks duplicates (sliding)
-DEDUP_SWEEP_INTERVAL_SECONDS      ``600``              how often (stream time) each partition's
-                                                       expired dedup keys are deleted
-STORE                             ``rocksdb``          table store: ``rocksdb`` or ``memory``
-DATA_DIR                          ``fedapay-bridge-    directory of the RocksDB tables
-                                  data``
-PROCESSING_GUARANTEE              ``at_least_once``    ``at_least_once`` (idempotent producer)
-                                                       or ``exactly_once`` (Kafka transactions)
-KEEP_ACCOUNT                      ``false``            keep the merchant ``account`` object in
-                                                       normalized events (personal data) instead
-                                                       of only ``account_id``
-PERSONAL_DATA                     ``redact``           ``redact`` sets the entity's personal
-                                                       fields (:mod:`schemas.personal`) to null
-                                                       in normalized events; ``keep`` passes
-                                                       them on (the raw topic always keeps them)
-STALE_DELIVERY_ANOMALIES          ``false``            emit a ``stale_delivery`` anomaly for every
-                                                       delivery older than the newest known
-                                                       (they are always counted)
-TOPIC_PARTITIONS                  ``6``                partitions of topics the worker creates
-TOPIC_REPLICATION_FACTOR          ``1``                replication factor of topics it creates
-CREATE_TOPICS                     ``true``             create missing topics at start (never
-                                                       alters existing ones)
-COMMIT_INTERVAL_SECONDS           ``2.8``              how often consumed offsets are committed
-BATCH_MAX_RECORDS                 ``500``              most raw records decided and made durable
-                                                       together (a batch holds what is waiting,
-                                                       up to this; an idle stream: one record)
-SESSION_TIMEOUT_SECONDS           ``30``               consumer group session timeout
-WEB_ENABLED                       ``true``             run the worker's HTTP server
-WEB_BIND                          ``0.0.0.0``          address the HTTP server listens on
-WEB_PORT                          ``6066``             port of the HTTP server
-WEB_HOST                          (host name)          host name other workers use to reach this
-                                                       one (table routing)
-METRICS_WINDOWS                   ``1m:24h,1h:30d``    metric window sizes and how long each is
-                                                       kept (``<size>:<retention>``, units s m h d)
-QUERY_TIMEOUT_SECONDS             ``5``                how long a query waits for another worker
-QUERY_TOKEN or QUERY_TOKEN_FILE   (none)               bearer token every HTTP request but
-                                                       ``/healthz``, ``/readyz``, ``/metrics``
-                                                       must carry (16 to 4096 visible ASCII
-                                                       characters); workers send it to each other
-QUERY_ALLOW_UNAUTHENTICATED       ``false``            without a token: ``true`` serves the query
-                                                       API to anyone (local use only); ``false``
-                                                       answers its routes 403 (the worker still
-                                                       processes, and health and metrics answer)
-LOG_LEVEL                         ``INFO``             DEBUG, INFO, WARNING or ERROR
-LOG_FORMAT                        ``json``             ``json`` or ``text``
-================================  ===================  ==========================================
+Each setting is declared once, below (:mod:`common.settings`): its variable, type, default,
+bounds and meaning; the README's configuration tables and the chart's values documentation are
+generated from these declarations. Kafka connection variables (``KAFKA_BOOTSTRAP_SERVERS``,
+``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_*``, ``KAFKA_SSL_*``) are read by
+:class:`common.kafka.KafkaSettings`.
 """
 
 from __future__ import annotations
 
 import re
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from common.config import Env
 from common.errors import ConfigError
-from common.kafka import KafkaSettings
+from common.kafka import TOPIC_PREFIX, KafkaSettings
+from common.logs import LOG_FORMAT, LOG_LEVEL
+from common.settings import (
+    Chart,
+    Choice,
+    Flag,
+    Integer,
+    OptionalText,
+    Parsed,
+    Real,
+    Secret,
+    Text,
+    group,
+    load,
+    setting,
+    setting_factory,
+    shared,
+)
 from common.tracing import TracingSettings
 from schemas import personal
-from schemas.topics import DEFAULT_PREFIX, Topics
+from schemas.topics import Topics
 from streams.windows import DEFAULT_SPEC, Resolution, parse_resolutions
 
 STORES: Final = ("rocksdb", "memory")
 GUARANTEES: Final = ("at_least_once", "exactly_once")
-LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
-LOG_FORMATS: Final = ("json", "text")
 #: A query token: visible ASCII (it travels in a header), long enough not to be guessed.
 QUERY_TOKEN: Final = re.compile(r"[\x21-\x7e]{16,4096}")
+_CHART: Final = "worker.settings."
 
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    kafka: KafkaSettings = field(default_factory=KafkaSettings)
-    topics: Topics = field(default_factory=Topics)
-    app_id: str = "fedapay-bridge"
-    worker_id: str | None = None
-    dedup_window_seconds: int = 72 * 3600
-    dedup_sweep_interval_seconds: int = 600
-    store: str = "rocksdb"
-    data_dir: Path = Path("fedapay-bridge-data")
-    processing_guarantee: str = "at_least_once"
-    keep_account: bool = False
-    personal_data: str = personal.DEFAULT_POLICY
-    stale_delivery_anomalies: bool = False
-    topic_partitions: int = 6
-    topic_replication_factor: int = 1
-    create_topics: bool = True
-    commit_interval_seconds: float = 2.8
-    batch_max_records: int = 500
-    session_timeout_seconds: float = 30.0
-    web_enabled: bool = True
-    web_bind: str = "0.0.0.0"  # noqa: S104 - a server inside a container; set WEB_BIND to narrow
-    web_port: int = 6066
-    web_host: str = field(default_factory=socket.gethostname)
-    metrics_windows: tuple[Resolution, ...] = field(
-        default_factory=lambda: parse_resolutions(DEFAULT_SPEC)
+    kafka: KafkaSettings = group(KafkaSettings, KafkaSettings.from_env)
+    topics: Topics = shared(TOPIC_PREFIX)
+    app_id: str = setting(
+        "APP_ID",
+        Text(),
+        "fedapay-bridge",
+        "Faust app id: the consumer group and the prefix of the table changelog topics",
+        chart=Chart(_CHART + "appId", schema={"pattern": "^[a-zA-Z0-9._-]+$"}),
     )
-    query_timeout_seconds: float = 5.0
+    worker_id: str | None = setting(
+        "WORKER_ID",
+        OptionalText(),
+        None,
+        "stable name of this worker (e.g. the pod name): static group membership, so a restart "
+        "does not rebalance",
+    )
+    dedup_window_seconds: int = setting(
+        "DEDUP_WINDOW_SECONDS",
+        Integer(minimum=1),
+        72 * 3600,
+        "how long after its last delivery a dedup key still marks duplicates (sliding); must "
+        "cover FedaPay's retries and redeliveries",
+        shown="`259200` (72 h)",
+        chart=Chart(_CHART + "dedupWindowSeconds"),
+    )
+    dedup_sweep_interval_seconds: int = setting(
+        "DEDUP_SWEEP_INTERVAL_SECONDS",
+        Integer(minimum=1),
+        600,
+        "how often (stream time) each partition's expired dedup keys are deleted",
+        chart=Chart(_CHART + "dedupSweepIntervalSeconds"),
+    )
+    store: str = setting(
+        "STORE",
+        Choice(STORES),
+        "rocksdb",
+        "table store",
+        chart=Chart(_CHART + "store", "rocksdb keeps the tables on the volume below."),
+    )
+    data_dir: Path = setting(
+        "DATA_DIR",
+        Parsed(Path, str),
+        Path("fedapay-bridge-data"),
+        "directory of the RocksDB tables",
+        chart=Chart(_CHART + "dataDir", "The volume claim is mounted here.", {"pattern": "^/"}),
+    )
+    processing_guarantee: str = setting(
+        "PROCESSING_GUARANTEE",
+        Choice(GUARANTEES),
+        "at_least_once",
+        "`at_least_once` (idempotent producer; duplicates are removed by the dedup table) or "
+        "`exactly_once` (Kafka transactions; the local tables are rebuilt from their changelogs "
+        "at every start)",
+        chart=Chart(_CHART + "processingGuarantee"),
+    )
+    keep_account: bool = setting(
+        "KEEP_ACCOUNT",
+        Flag(),
+        False,
+        "keep the merchant `account` object (personal data) in normalized events instead of "
+        "only `account_id`",
+        chart=Chart(_CHART + "keepAccount"),
+    )
+    personal_data: str = setting(
+        "PERSONAL_DATA",
+        Choice(personal.POLICIES),
+        personal.DEFAULT_POLICY,
+        "`redact`: the entity's personal fields (listed in the project README) are `null` in "
+        "normalized events; `keep`: passed on. The raw topic always keeps them",
+        chart=Chart(_CHART + "personalData"),
+    )
+    stale_delivery_anomalies: bool = setting(
+        "STALE_DELIVERY_ANOMALIES",
+        Flag(),
+        False,
+        "emit a `stale_delivery` anomaly for every delivery older (by `updated_at`) than the "
+        "newest one known, for auditors who want every out-of-order delivery on record; off by "
+        "default because FedaPay's own retries make them common (they are always counted: "
+        "`stale deliveries` in the transaction query, `stale` in the metrics)",
+        chart=Chart(_CHART + "staleDeliveryAnomalies"),
+    )
+    topic_partitions: int = setting(
+        "TOPIC_PARTITIONS",
+        Integer(minimum=1),
+        6,
+        "partitions of the topics the worker (or `topics create`) creates; all topics of a "
+        "deployment need at least as many partitions as `<prefix>.raw`",
+        chart=Chart("topics.partitions"),
+    )
+    topic_replication_factor: int = setting(
+        "TOPIC_REPLICATION_FACTOR",
+        Integer(minimum=1),
+        1,
+        "replication factor of the topics it creates",
+        chart=Chart("topics.replicationFactor"),
+    )
+    create_topics: bool = setting(
+        "CREATE_TOPICS",
+        Flag(),
+        True,
+        "create missing topics at start (never alters existing ones)",
+        chart=Chart(_CHART + "createTopics"),
+    )
+    commit_interval_seconds: float = setting(
+        "COMMIT_INTERVAL_SECONDS",
+        Real(minimum=0.1),
+        2.8,
+        "how often consumed offsets are committed, in seconds",
+        chart=Chart(_CHART + "commitIntervalSeconds"),
+    )
+    batch_max_records: int = setting(
+        "BATCH_MAX_RECORDS",
+        Integer(minimum=1),
+        500,
+        "most raw records a worker plans and makes durable together; a batch holds what is "
+        "waiting, up to this (an idle stream gives batches of one)",
+    )
+    session_timeout_seconds: float = setting(
+        "SESSION_TIMEOUT_SECONDS",
+        Real(minimum=6.0),
+        30.0,
+        "consumer group session timeout, in seconds; with static membership a restarted worker "
+        "that is back within it gets its partitions without a rebalance",
+        chart=Chart(_CHART + "sessionTimeoutSeconds"),
+    )
+    web_enabled: bool = setting("WEB_ENABLED", Flag(), True, "run the worker's HTTP server")
+    web_bind: str = setting(
+        "WEB_BIND",
+        Text(),
+        "0.0.0.0",  # noqa: S104 - a server inside a container; set WEB_BIND to narrow
+        "address the HTTP server listens on",
+    )
+    web_port: int = setting(
+        "WEB_PORT",
+        Integer(minimum=0),
+        6066,
+        "port of the HTTP server (query API and table routing)",
+        chart=Chart(_CHART + "webPort", "Named web.", {"minimum": 1024, "maximum": 65535}),
+    )
+    web_host: str = setting_factory(
+        "WEB_HOST",
+        Text(),
+        socket.gethostname,
+        "host name other workers use to reach this one (table routing)",
+        shown="host name",
+    )
+    metrics_windows: tuple[Resolution, ...] = setting(
+        "METRICS_WINDOWS",
+        Parsed(parse_resolutions, lambda _: DEFAULT_SPEC, "`<size>:<retention>`, comma-separated"),
+        parse_resolutions(DEFAULT_SPEC),
+        "metric window sizes and how long each is kept (units s m h d)",
+    )
+    query_timeout_seconds: float = setting(
+        "QUERY_TIMEOUT_SECONDS",
+        Real(minimum=0.1),
+        5.0,
+        "how long a query waits for another worker's answer",
+    )
     #: Bearer token of the HTTP API; never logged (``repr`` hides it).
-    query_token: str | None = field(default=None, repr=False)
-    query_allow_unauthenticated: bool = False
-    log_level: str = "INFO"
-    log_format: str = "json"
+    query_token: str | None = setting(
+        "QUERY_TOKEN",
+        Secret(QUERY_TOKEN, "must be 16 to 4096 visible ASCII characters (no spaces)"),
+        None,
+        "bearer token of the query API (the same on every worker; they send it to each "
+        "other); every HTTP request but `/healthz`, `/readyz`, `/metrics` must carry it; "
+        "without it the query routes answer 403",
+        shown="(none)",
+    )
+    query_allow_unauthenticated: bool = setting(
+        "QUERY_ALLOW_UNAUTHENTICATED",
+        Flag(),
+        False,
+        "without a token, serve the query API to anyone (local use only; refused together with "
+        "a token)",
+    )
+    log_level: str = shared(LOG_LEVEL)
+    log_format: str = shared(LOG_FORMAT)
     #: From the standard ``OTEL_*`` variables (:mod:`common.tracing`): off by default.
-    tracing: TracingSettings = field(default_factory=TracingSettings)
+    tracing: TracingSettings = group(
+        TracingSettings, lambda env: TracingSettings.from_environ(env.environ)
+    )
 
     @classmethod
     def from_env(cls, env: Env) -> WorkerSettings:
-        return cls(
-            kafka=KafkaSettings.from_env(env),
-            topics=Topics(env.text("TOPIC_PREFIX", DEFAULT_PREFIX)),
-            app_id=env.text("APP_ID", cls.app_id),
-            worker_id=env.optional("WORKER_ID"),
-            dedup_window_seconds=env.integer(
-                "DEDUP_WINDOW_SECONDS", cls.dedup_window_seconds, minimum=1
-            ),
-            dedup_sweep_interval_seconds=env.integer(
-                "DEDUP_SWEEP_INTERVAL_SECONDS", cls.dedup_sweep_interval_seconds, minimum=1
-            ),
-            store=env.choice("STORE", cls.store, STORES),
-            data_dir=Path(env.text("DATA_DIR", str(cls.data_dir))),
-            processing_guarantee=env.choice(
-                "PROCESSING_GUARANTEE", cls.processing_guarantee, GUARANTEES
-            ),
-            keep_account=env.flag("KEEP_ACCOUNT", cls.keep_account),
-            personal_data=env.choice("PERSONAL_DATA", cls.personal_data, personal.POLICIES),
-            stale_delivery_anomalies=env.flag(
-                "STALE_DELIVERY_ANOMALIES", cls.stale_delivery_anomalies
-            ),
-            topic_partitions=env.integer("TOPIC_PARTITIONS", cls.topic_partitions, minimum=1),
-            topic_replication_factor=env.integer(
-                "TOPIC_REPLICATION_FACTOR", cls.topic_replication_factor, minimum=1
-            ),
-            create_topics=env.flag("CREATE_TOPICS", cls.create_topics),
-            commit_interval_seconds=env.real(
-                "COMMIT_INTERVAL_SECONDS", cls.commit_interval_seconds, minimum=0.1
-            ),
-            batch_max_records=env.integer("BATCH_MAX_RECORDS", cls.batch_max_records, minimum=1),
-            session_timeout_seconds=env.real(
-                "SESSION_TIMEOUT_SECONDS", cls.session_timeout_seconds, minimum=6.0
-            ),
-            web_enabled=env.flag("WEB_ENABLED", cls.web_enabled),
-            web_bind=env.text("WEB_BIND", cls.web_bind),
-            web_port=env.integer("WEB_PORT", cls.web_port, minimum=0),
-            web_host=env.text("WEB_HOST", socket.gethostname()),
-            metrics_windows=parse_resolutions(env.text("METRICS_WINDOWS", DEFAULT_SPEC)),
-            query_timeout_seconds=env.real(
-                "QUERY_TIMEOUT_SECONDS", cls.query_timeout_seconds, minimum=0.1
-            ),
-            query_token=_query_token(env),
-            query_allow_unauthenticated=env.flag(
-                "QUERY_ALLOW_UNAUTHENTICATED", cls.query_allow_unauthenticated
-            ),
-            log_level=env.choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
-            log_format=env.choice("LOG_FORMAT", cls.log_format, LOG_FORMATS),
-            tracing=TracingSettings.from_environ(env.environ),
-        )
+        settings = load(cls, env)
+        if settings.query_token is not None and settings.query_allow_unauthenticated:
+            raise ConfigError(
+                env.var("QUERY_ALLOW_UNAUTHENTICATED"), "set either it or a query token, not both"
+            )
+        return settings
 
     @property
     def query_auth(self) -> str:
@@ -196,19 +262,3 @@ class WorkerSettings:
     @property
     def exactly_once(self) -> bool:
         return self.processing_guarantee == "exactly_once"
-
-
-def _query_token(env: Env) -> str | None:
-    token = env.secret("QUERY_TOKEN")
-    if token is None:
-        return None
-    if not QUERY_TOKEN.fullmatch(token):
-        # The value is never part of the message.
-        raise ConfigError(
-            env.var("QUERY_TOKEN"), "must be 16 to 4096 visible ASCII characters (no spaces)"
-        )
-    if env.flag("QUERY_ALLOW_UNAUTHENTICATED", False):
-        raise ConfigError(
-            env.var("QUERY_ALLOW_UNAUTHENTICATED"), "set either it or a query token, not both"
-        )
-    return token

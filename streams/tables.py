@@ -14,11 +14,12 @@ DEDUP: Final = "dedup"
 #: Transaction id -> its derived state (see :mod:`streams.state_machine`).
 TRANSACTIONS: Final = "transactions"
 
-#: ``<raw partition>|<resolution>|<window start>`` -> metric counters (see
-#: :mod:`streams.metric_store`).
-METRICS: Final = "metrics"
+#: ``<raw partition>|<resolution>|<window start>`` -> business counters per time window (see
+#: :mod:`streams.window_store`). The table keeps its name ``metrics``: it names the changelog
+#: topic, which must not change.
+WINDOWS: Final = "metrics"
 
-ALL: Final = (DEDUP, TRANSACTIONS, METRICS)
+ALL: Final = (DEDUP, TRANSACTIONS, WINDOWS)
 
 
 def changelog_topic(app_id: str, table: str) -> str:

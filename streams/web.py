@@ -43,11 +43,12 @@ from yarl import URL
 
 from schemas import keys
 from streams import codec, openapi, prom, query, routing, tables
-from streams.aggregates import Counters, merge
+from streams.aggregates import merge
+from streams.counters import Counters
 from streams.errors import Ambiguous, Forbidden, NotFound, Unauthorized, Unavailable, WorkerError
-from streams.metric_store import MetricStore
 from streams.processor import ProcessorStats
 from streams.query import WindowQuery
+from streams.window_store import WindowStore
 from streams.windows import Resolution
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class QueryService:
     def __init__(
         self,
         app: faust.App,
-        metrics: MetricStore,
+        window_store: WindowStore,
         states: Any,
         *,
         raw_topic: str,
@@ -77,7 +78,7 @@ class QueryService:
         self.app = app
         self._token = None if token is None else token.encode()
         self.allow_unauthenticated = allow_unauthenticated and token is None
-        self.metrics = metrics
+        self.window_store = window_store
         self.states = states
         self.raw_topic = raw_topic
         self.partitions = partitions
@@ -129,7 +130,7 @@ class QueryService:
 
     def local_partitions(self) -> list[int]:
         """The raw partitions whose tables this worker serves actively."""
-        owners = routing.owners(self._distribution(), self._changelog(tables.METRICS))
+        owners = routing.owners(self._distribution(), self._changelog(tables.WINDOWS))
         return sorted(p for p, url in owners.items() if self.is_self(url))
 
     # -------------------------------------------------------------- metrics
@@ -137,7 +138,7 @@ class QueryService:
     async def windows(self, wq: WindowQuery) -> dict[int, Counters]:
         """Every partition's windows of the query, merged across workers."""
         by_url, missing = routing.scatter(
-            self._distribution(), self._changelog(tables.METRICS), self.partitions
+            self._distribution(), self._changelog(tables.WINDOWS), self.partitions
         )
         if missing:
             raise Unavailable(f"partitions without a worker (rebalancing?): {missing}")
@@ -192,7 +193,9 @@ class QueryService:
         """This worker's windows; :class:`Unavailable` while its tables are recovering."""
         if not self.ready():
             raise Unavailable("this worker is rebalancing or recovering its tables")
-        return self.metrics.windows(partitions, wq.resolution, wq.from_ms, wq.to_ms, wq.endpoint)
+        return self.window_store.windows(
+            partitions, wq.resolution, wq.from_ms, wq.to_ms, wq.endpoint
+        )
 
     # -------------------------------------------------------------- transactions
 

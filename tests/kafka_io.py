@@ -13,7 +13,7 @@ from aiokafka.structs import ConsumerRecord
 
 _POLL_INTERVAL_S = 0.1
 
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
+Consumed: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 class TopicSetupError(RuntimeError):
@@ -66,7 +66,7 @@ async def consume_all(
     *,
     expect: int,
     timeout: float,  # noqa: ASYNC109
-) -> list[Record]:
+) -> list[Consumed]:
     """Reads `topic` from its earliest offsets (no consumer group) until `expect` records came
     or `timeout` seconds passed; returns what it read, in the order it arrived."""
     consumer = AIOKafkaConsumer(
@@ -83,13 +83,15 @@ async def consume_all(
         await consumer.stop()
 
 
-async def _read(consumer: AIOKafkaConsumer, expect: int, deadline: float) -> list[Record]:
-    records: list[Record] = []
+async def _read(consumer: AIOKafkaConsumer, expect: int, deadline: float) -> list[Consumed]:
+    records: list[Consumed] = []
     while len(records) < expect:
         remaining_ms = int((deadline - time.monotonic()) * 1000)
         if remaining_ms <= 0:
             break
-        batches: dict[Any, list[Record]] = await consumer.getmany(timeout_ms=min(remaining_ms, 500))
+        batches: dict[Any, list[Consumed]] = await consumer.getmany(
+            timeout_ms=min(remaining_ms, 500)
+        )
         for batch in batches.values():
             records.extend(batch)
     return records

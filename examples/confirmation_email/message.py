@@ -1,6 +1,6 @@
 """What to do with one record of ``fedapay.transaction.approved``, and the email. Pure.
 
-:func:`decide` reads a record's headers and value into a :class:`Confirmation` (send it) or a
+:func:`triage` reads a record's headers and value into a :class:`Confirmation` (send it) or a
 :class:`Skip` (a counted reason). The identity of a delivery is ``<endpoint>:<dedup key>``: the
 bridge may emit an event twice (at-least-once), always with the same ``fedapay-dedup-key``
 header, and live and sandbox number their events independently.
@@ -70,7 +70,7 @@ def delivery_key(record_headers: Sequence[tuple[str, bytes]], value: bytes | Non
     return f"{endpoint}:{dedup_key}"
 
 
-def decide(record_headers: Sequence[tuple[str, bytes]], value: bytes | None) -> Confirmation | Skip:
+def triage(record_headers: Sequence[tuple[str, bytes]], value: bytes | None) -> Confirmation | Skip:
     key = delivery_key(record_headers, value)
     event = _load(value)
     entity = event.get("entity") if event is not None else None

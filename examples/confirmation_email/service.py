@@ -1,4 +1,4 @@
-"""The consume → decide → record → send → mark loop, with offsets committed after the marks."""
+"""The consume → triage → record → send → mark loop, with offsets committed after the marks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from examples.confirmation_email.message import Confirmation, Reason, Skip, compose, decide
+from examples.confirmation_email.message import Confirmation, Reason, Skip, compose, triage
 from examples.confirmation_email.settings import Settings
 from examples.confirmation_email.store import Attempt, Store
 
@@ -47,31 +47,31 @@ class Mailer:
 
 async def handle(headers: Any, value: bytes | None, store: Store, mailer: Mailer) -> None:
     """One record. Raises :class:`SendFailed` when it must be retried."""
-    decision = decide(list(headers), value)
-    if isinstance(decision, Skip):
-        if store.skip(decision):
-            log.info("skipped", extra={"key": decision.key, "reason": str(decision.reason)})
+    verdict = triage(list(headers), value)
+    if isinstance(verdict, Skip):
+        if store.skip(verdict):
+            log.info("skipped", extra={"key": verdict.key, "reason": str(verdict.reason)})
         return
-    begun = store.begin(decision)
+    begun = store.begin(verdict)
     if not isinstance(begun, Attempt):
-        log.info("repeat", extra={"key": decision.key, "outcome": str(begun.outcome)})
+        log.info("repeat", extra={"key": verdict.key, "outcome": str(begun.outcome)})
         return
     if begun.number > 1:
         log.warning(
             "resending: the previous attempt was cut off and may have been delivered",
-            extra={"key": decision.key, "attempt": begun.number},
+            extra={"key": verdict.key, "attempt": begun.number},
         )
     try:
-        await mailer.send(decision)
+        await mailer.send(verdict)
     except smtplib.SMTPRecipientsRefused:
-        store.refuse(decision, Reason.RECIPIENT_REFUSED)
-        log.info("skipped", extra={"key": decision.key, "reason": str(Reason.RECIPIENT_REFUSED)})
+        store.refuse(verdict, Reason.RECIPIENT_REFUSED)
+        log.info("skipped", extra={"key": verdict.key, "reason": str(Reason.RECIPIENT_REFUSED)})
         return
     except SendFailed:
-        store.release(decision)
+        store.release(verdict)
         raise
-    store.mark_sent(decision)
-    log.info("sent", extra={"key": decision.key, "attempt": begun.number})
+    store.mark_sent(verdict)
+    log.info("sent", extra={"key": verdict.key, "attempt": begun.number})
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:

@@ -8,7 +8,7 @@
 * :mod:`.tables`: local table stores that hold only what the changelogs made durable.
 
 Overrides of Faust and aiokafka behaviour, each documented where it is defined
-and pinned by a test in ``tests/unit/test_streams_faust_overrides.py`` that
+and pinned by a test in ``tests/unit/streams/faust/test_overrides.py`` that
 fails when an upgrade changes the behaviour it depends on (that test also
 fails when an override or a private upstream name used here is not listed):
 

@@ -27,11 +27,11 @@ from streams.faust.producer import (
     RecordSender,
 )
 from streams.faust.tables import BatchEvents, Changelogs, ChangelogTable, CommitAwareTableManager
-from streams.metric_store import MetricStore
 from streams.offsets import OffsetTracker
 from streams.pipeline import PipelineConfig
 from streams.processor import Processor
 from streams.settings import WorkerSettings
+from streams.window_store import WindowStore
 
 #: How often the worker looks for raw gaps whose re-fetch did not come (seconds).
 REFETCH_CHECK_SECONDS = 1.0
@@ -122,9 +122,9 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
                 deferred=settings.exactly_once,
             )
         )
-        for name in (tables.DEDUP, tables.TRANSACTIONS, tables.METRICS)
+        for name in (tables.DEDUP, tables.TRANSACTIONS, tables.WINDOWS)
     }
-    metrics = MetricStore(table[tables.METRICS], settings.metrics_windows)
+    window_store = WindowStore(table[tables.WINDOWS], settings.metrics_windows)
     provider = tracing.provider(settings.tracing, SERVICE_NAME)
     processor = Processor(
         PipelineConfig(
@@ -138,11 +138,11 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
         table[tables.TRANSACTIONS],
         OutputSender(records),
         sweep_interval_ms=settings.dedup_sweep_interval_ms,
-        metrics=metrics,
+        window_store=window_store,
         tracer=None if provider is None else provider.get_tracer("streams.processor"),
     )
     if settings.web_enabled:
-        _install_web(app, settings, partitions, metrics, table[tables.TRANSACTIONS], processor)
+        _install_web(app, settings, partitions, window_store, table[tables.TRANSACTIONS], processor)
     process = agent(app, processor, events, max_batch=settings.batch_max_records)
     app.agent(raw, name="streams.process")(process)
 
@@ -157,13 +157,13 @@ def _install_web(
     app: BridgeApp,
     settings: WorkerSettings,
     partitions: int,
-    metrics: MetricStore,
+    window_store: WindowStore,
     states: ChangelogTable,
     processor: Processor,
 ) -> None:
     service = web.QueryService(
         app,
-        metrics,
+        window_store,
         states,
         raw_topic=settings.topics.raw,
         partitions=partitions,

@@ -32,7 +32,7 @@ PRODUCER_MAX_BATCH_BYTES: Final = 512 * 1024
 PRODUCER_MAX_REQUEST_BYTES: Final = 1000 * 1024
 
 #: A record to send: topic, key, value (``None``: a tombstone), headers.
-Record = tuple[str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]]
+Sendable = tuple[str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class IdempotentProducer(AIOKafkaProducer):
         return {"acks": "all", "enable_idempotence": True}
 
     async def send_batches(
-        self, records: Sequence[Record], partition: int, transactional_id: str | None
+        self, records: Sequence[Sendable], partition: int, transactional_id: str | None
     ) -> list[Sent]:
         """Send ``records`` to ``partition`` of their topics and wait for every ack.
 
@@ -78,9 +78,9 @@ class IdempotentProducer(AIOKafkaProducer):
             return await _send_batches(producer, records, partition)
 
 
-async def _send_batches(producer: Any, records: Sequence[Record], partition: int) -> list[Sent]:
+async def _send_batches(producer: Any, records: Sequence[Sendable], partition: int) -> list[Sent]:
     """Send ``records`` with the aiokafka ``producer``, per topic in order; wait for the acks."""
-    by_topic: dict[str, list[Record]] = {}
+    by_topic: dict[str, list[Sendable]] = {}
     for record in records:
         by_topic.setdefault(record[0], []).append(record)
     pending = []
@@ -95,7 +95,7 @@ async def _send_batches(producer: Any, records: Sequence[Record], partition: int
     ]
 
 
-def _builders(producer: Any, records: Sequence[Record]) -> Iterator[tuple[Any, int]]:
+def _builders(producer: Any, records: Sequence[Sendable]) -> Iterator[tuple[Any, int]]:
     """aiokafka batch builders holding ``records`` in order, each with its record count."""
     builder, count = producer.create_batch(), 0
     for _, key, value, headers in records:
@@ -126,7 +126,7 @@ class RecordSender:
         self.app = app
         self.exactly_once = exactly_once
 
-    async def send(self, records: Sequence[Record], partition: int) -> list[Sent]:
+    async def send(self, records: Sequence[Sendable], partition: int) -> list[Sent]:
         producer = cast(IdempotentProducer, self.app.producer)
         raw = TP(self.app.raw_topic, partition)
         transaction = transactional_id(self.app, raw) if self.exactly_once else None

@@ -10,7 +10,7 @@ import orjson
 
 from schemas import headers
 from schemas.topics import Topics
-from streams.pipeline import Delivery, OutputKind, PipelineConfig, RawRecord, plan, read
+from streams.pipeline import OutputKind, ParsedEvent, PipelineConfig, RawRecord, plan, read
 from tests.fixtures import fixture_bytes
 
 
@@ -39,7 +39,7 @@ def emitted(body: bytes, topics: Topics, *, keep_personal: bool = True) -> Emitt
     meta = headers.encode({headers.ENDPOINT: "sandbox", headers.RECEIVED_AT_MS: 1_708_343_300_000})
     raw = RawRecord(b"transaction:1", body, tuple(meta), 0, 0, 1_708_343_300_000)
     delivery = read(raw, topics)
-    assert isinstance(delivery, Delivery)
+    assert isinstance(delivery, ParsedEvent)
     config = PipelineConfig(topics=topics, dedup_window_ms=1000, keep_personal=keep_personal)
     (event,) = [o for o in plan(delivery, None, None, config).outputs if o.kind is OutputKind.EVENT]
     assert event.topic == topics.for_event("transaction.approved")

@@ -1,11 +1,11 @@
-"""The example consumer's pure decision and email (examples/confirmation_email/message.py)."""
+"""The example consumer's pure verdict and email (examples/confirmation_email/message.py)."""
 
 from __future__ import annotations
 
 import orjson
 import pytest
 
-from examples.confirmation_email.message import Confirmation, Reason, Skip, compose, decide
+from examples.confirmation_email.message import Confirmation, Reason, Skip, compose, triage
 from schemas import headers
 from schemas.topics import Topics
 from tests.examples.confirmation_events import approved_body, emitted
@@ -16,9 +16,9 @@ TOPICS = Topics("t")
 def test_an_approved_event_with_an_address_is_confirmed() -> None:
     record = emitted(approved_body(235879, "ama@example.com"), TOPICS)
 
-    decision = decide(record.headers, record.value)
+    verdict = triage(record.headers, record.value)
 
-    assert decision == Confirmation(
+    assert verdict == Confirmation(
         key=f"sandbox:{record.dedup_key}",
         transaction_id="235879",
         recipient="ama@example.com",
@@ -31,7 +31,7 @@ def test_an_approved_event_with_an_address_is_confirmed() -> None:
 def test_the_redacted_event_has_no_address() -> None:
     record = emitted(approved_body(1, "ama@example.com"), TOPICS, keep_personal=False)
 
-    assert decide(record.headers, record.value) == Skip(
+    assert triage(record.headers, record.value) == Skip(
         f"sandbox:{record.dedup_key}", "1", Reason.NO_ADDRESS
     )
 
@@ -72,27 +72,27 @@ HEADERS = tuple(headers.encode({headers.ENDPOINT: "live", headers.DEDUP_KEY: "ev
     ],
 )
 def test_skips_and_their_reasons(value: bytes | None, reason: Reason) -> None:
-    decision = decide(HEADERS, value)
+    verdict = triage(HEADERS, value)
 
-    assert isinstance(decision, Skip)
-    assert (decision.key, decision.reason) == ("live:evt-1", reason)
+    assert isinstance(verdict, Skip)
+    assert (verdict.key, verdict.reason) == ("live:evt-1", reason)
 
 
 def test_without_headers_the_key_is_a_digest_of_the_value() -> None:
-    first, second = decide((), event()), decide((), event())
+    first, second = triage((), event()), triage((), event())
 
     assert first.key == second.key
     assert first.key.startswith("-:sha256:")
 
 
 def test_the_email_carries_a_message_id_fixed_by_the_key() -> None:
-    decision = decide(HEADERS, event(reference="trx_1", amount=1500, currency={"iso": "XOF"}))
-    assert isinstance(decision, Confirmation)
+    verdict = triage(HEADERS, event(reference="trx_1", amount=1500, currency={"iso": "XOF"}))
+    assert isinstance(verdict, Confirmation)
 
-    message = compose(decision, "payments@example.com")
+    message = compose(verdict, "payments@example.com")
 
     assert message["To"] == "a@b.example"
     assert message["Subject"] == "Payment confirmed: trx_1"
-    assert message["Message-ID"] == decision.message_id
-    assert decide(HEADERS, event()).message_id == decision.message_id  # type: ignore[union-attr]
+    assert message["Message-ID"] == verdict.message_id
+    assert triage(HEADERS, event()).message_id == verdict.message_id  # type: ignore[union-attr]
     assert "1,500 XOF" in message.get_content()

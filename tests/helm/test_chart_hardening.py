@@ -19,7 +19,7 @@ SECRET = "wh_sandbox_ci_only_not_a_real_secret"  # helm/fedapay-bridge/ci/minima
 
 
 def pod_annotations(rendered: Rendered) -> dict[str, str]:
-    template = rendered.one("Deployment", "ingress")["spec"]["template"]
+    template = rendered.one("Deployment", "receiver")["spec"]["template"]
     found: dict[str, str] = template["metadata"]["annotations"]
     return found
 
@@ -32,7 +32,7 @@ def test_checksum_config_ignores_the_secrets_and_still_tracks_settings(
         renderer.value_set("minimal-values", ["webhooks.endpoints[0].secrets[0]=x"])
     )
     assert rotated["checksum/config"] == before["checksum/config"]
-    retuned = renderer.value_set("minimal-values", ["ingress.settings.signatureTolerance=120"])
+    retuned = renderer.value_set("minimal-values", ["receiver.settings.signatureTolerance=120"])
     assert pod_annotations(retuned)["checksum/config"] != before["checksum/config"]
 
 
@@ -51,7 +51,7 @@ def test_no_annotation_is_a_hash_anyone_can_recompute_from_a_guess(renderer: Ren
     assert not hashes & set(found.values())
     secret = first.named("Secret", f"{FULLNAME}-webhooks")
     assert len(secret_data(secret)[".checksum-salt"]) == 40
-    volumes = first.one("Deployment", "ingress")["spec"]["template"]["spec"]["volumes"]
+    volumes = first.one("Deployment", "receiver")["spec"]["template"]["spec"]["volumes"]
     (webhooks,) = [volume for volume in volumes if volume["name"] == "webhook-secrets"]
     assert ".checksum-salt" not in {item["key"] for item in webhooks["secret"]["items"]}
 
@@ -84,8 +84,8 @@ def test_helm_test_never_posts_to_live_unless_chosen(renderer: Renderer) -> None
 
 def test_sasl_plain_over_plaintext_is_allowed_only_by_its_value(renderer: Renderer) -> None:
     allowed = renderer.value_set("existing-secret-values")
-    config = allowed.named("ConfigMap", f"{FULLNAME}-ingress")["data"]
+    config = allowed.named("ConfigMap", f"{FULLNAME}-receiver")["data"]
     assert config["FEDAPAY_BRIDGE_KAFKA_SASL_PLAIN_WITHOUT_TLS"] == "true"
     plain = renderer.value_set("existing-secret-values", ["kafka.sasl.plainWithoutTls=false"])
-    config = plain.named("ConfigMap", f"{FULLNAME}-ingress")["data"]
+    config = plain.named("ConfigMap", f"{FULLNAME}-receiver")["data"]
     assert "FEDAPAY_BRIDGE_KAFKA_SASL_PLAIN_WITHOUT_TLS" not in config

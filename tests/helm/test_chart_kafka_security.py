@@ -30,7 +30,7 @@ SASL_SSL_VALUES = (
     "kafka.sasl.existingSecret=kafka-user",
     "kafka.tls.caSecret=kafka-ca",
 )
-WORKLOADS = {"ingress": "Deployment", "worker": "StatefulSet", "topics": "Job"}
+WORKLOADS = {"receiver": "Deployment", "worker": "StatefulSet", "topics": "Job"}
 
 
 def client_env_settings() -> set[str]:

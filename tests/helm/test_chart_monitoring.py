@@ -1,4 +1,4 @@
-"""Monitoring in the chart: ServiceMonitors scrape the ingress and every worker once, the
+"""Monitoring in the chart: ServiceMonitors scrape the receiver and every worker once, the
 PrometheusRule ships the rule file as it is (tests/observability checks it with promtool and a real
 Prometheus), and the dashboard ConfigMap holds the dashboard file."""
 
@@ -39,7 +39,7 @@ def test_no_monitoring_objects_by_default(renderer: Renderer) -> None:
 
 @pytest.mark.parametrize(
     ("component", "service", "port"),
-    [("ingress", f"{FULLNAME}-ingress", "http"), ("worker", f"{FULLNAME}-worker-headless", "web")],
+    [("receiver", f"{FULLNAME}-receiver", "http"), ("worker", f"{FULLNAME}-worker-headless", "web")],
 )
 def test_service_monitor_scrapes_each_component_once(
     renderer: Renderer, component: str, service: str, port: str
@@ -62,7 +62,7 @@ def test_worker_monitor_sees_not_ready_workers(renderer: Renderer) -> None:
     assert picked["spec"]["publishNotReadyAddresses"] is True
 
 
-@pytest.mark.parametrize(("disabled", "left"), [("ingress", "worker"), ("worker", "ingress")])
+@pytest.mark.parametrize(("disabled", "left"), [("receiver", "worker"), ("worker", "receiver")])
 def test_monitors_follow_the_components(renderer: Renderer, disabled: str, left: str) -> None:
     rendered = renderer((), (*MONITORS, f"{disabled}.enabled=false"))
     assert [Rendered.component(m) for m in rendered.all("ServiceMonitor")] == [left]

@@ -47,10 +47,10 @@ def _notes(helm: Path, chart: Path, values: tuple[Path, ...] = ()) -> str:
 
 def test_notes_without_ingress_resource(helm: Path, notes_chart: Path) -> None:
     notes = _notes(helm, notes_chart)
-    service = f"http://fb-fedapay-bridge-ingress.{NAMESPACE}.svc:8080"
+    service = f"http://fb-fedapay-bridge-receiver.{NAMESPACE}.svc:8080"
     assert f"{service}/webhooks/live" in notes
     assert f"{service}/webhooks/sandbox" in notes
-    assert f"kubectl -n {NAMESPACE} port-forward svc/fb-fedapay-bridge-ingress" in notes
+    assert f"kubectl -n {NAMESPACE} port-forward svc/fb-fedapay-bridge-receiver" in notes
     assert f"http://fb-fedapay-bridge-worker.{NAMESPACE}.svc:6066/" in notes
     assert "/transactions/<transaction id>" in notes
     assert f"helm test fb -n {NAMESPACE}" in notes

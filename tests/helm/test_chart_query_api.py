@@ -45,7 +45,7 @@ def test_network_policies_are_on_by_default(renderer: Renderer) -> None:
 
     names = sorted(p["metadata"]["name"] for p in rendered.all("NetworkPolicy"))
 
-    assert names == [f"{FULLNAME}-ingress", WORKER]
+    assert names == [f"{FULLNAME}-receiver", WORKER]
     worker = rendered.named("NetworkPolicy", WORKER)
     (rule,) = worker["spec"]["ingress"]
     assert rule["ports"] == [{"port": "web", "protocol": "TCP"}]

@@ -27,7 +27,7 @@ from tests.helm.conftest import VALUE_SETS, Renderer
 pytestmark = pytest.mark.helm
 
 FULLNAME = f"{RELEASE}-fedapay-bridge"
-INGRESS = f"{FULLNAME}-ingress"
+RECEIVER = f"{FULLNAME}-receiver"
 WORKER = f"{FULLNAME}-worker"
 HEADLESS = f"{FULLNAME}-worker-headless"
 WEBHOOK_SECRET = f"{FULLNAME}-webhooks"
@@ -87,11 +87,11 @@ def test_image_digest_wins_over_the_tag(renderer: Renderer) -> None:
     }
 
 
-# ---- ingress ----------------------------------------------------------------------------------
+# ---- receiver ------------------------------------------------------------------------------------
 
 
-def test_ingress_probes_and_port(renderer: Renderer) -> None:
-    deployment = renderer.value_set("default").one("Deployment", "ingress")
+def test_receiver_probes_and_port(renderer: Renderer) -> None:
+    deployment = renderer.value_set("default").one("Deployment", "receiver")
     (container,) = containers(deployment)
     assert container["args"] == ["ingress"]
     assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
@@ -100,31 +100,31 @@ def test_ingress_probes_and_port(renderer: Renderer) -> None:
     assert container["readinessProbe"]["periodSeconds"] == 5
 
 
-def test_ingress_listens_on_all_interfaces(renderer: Renderer) -> None:
-    config = _config(renderer.value_set("default"), "ingress")
+def test_receiver_listens_on_all_interfaces(renderer: Renderer) -> None:
+    config = _config(renderer.value_set("default"), "receiver")
     assert config["FEDAPAY_BRIDGE_HTTP_HOST"] == "0.0.0.0"  # noqa: S104 - in a pod, on purpose
     assert config["FEDAPAY_BRIDGE_HTTP_PORT"] == "8080"
 
 
-def test_ingress_service_targets_the_http_port(renderer: Renderer) -> None:
+def test_receiver_service_targets_the_http_port(renderer: Renderer) -> None:
     rendered = renderer.value_set("default")
-    service = rendered.named("Service", INGRESS)
+    service = rendered.named("Service", RECEIVER)
     assert service["spec"]["ports"] == [
         {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}
     ]
-    labels = rendered.one("Deployment", "ingress")["spec"]["template"]["metadata"]["labels"]
+    labels = rendered.one("Deployment", "receiver")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
 
 
 def test_autoscaler_owns_the_replica_count(renderer: Renderer) -> None:
     rendered = renderer.value_set("default")
-    deployment = rendered.one("Deployment", "ingress")
-    hpa = rendered.one("HorizontalPodAutoscaler", "ingress")
+    deployment = rendered.one("Deployment", "receiver")
+    hpa = rendered.one("HorizontalPodAutoscaler", "receiver")
     assert "replicas" not in deployment["spec"]
     assert hpa["spec"]["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "name": INGRESS,
+        "name": RECEIVER,
     }
     assert hpa["spec"]["minReplicas"] == 2
 
@@ -132,11 +132,11 @@ def test_autoscaler_owns_the_replica_count(renderer: Renderer) -> None:
 def test_fixed_replicas_without_autoscaler(renderer: Renderer) -> None:
     rendered = renderer.value_set("minimal-values")
     assert rendered.maybe("HorizontalPodAutoscaler") is None
-    assert rendered.one("Deployment", "ingress")["spec"]["replicas"] == 1
+    assert rendered.one("Deployment", "receiver")["spec"]["replicas"] == 1
 
 
-def test_ingress_settings_reach_the_configmap(renderer: Renderer) -> None:
-    config = _config(renderer.value_set("production-values"), "ingress")
+def test_receiver_settings_reach_the_configmap(renderer: Renderer) -> None:
+    config = _config(renderer.value_set("production-values"), "receiver")
     assert config["FEDAPAY_BRIDGE_TRUSTED_PROXIES"] == "10.0.0.0/8"
     assert config["FEDAPAY_BRIDGE_RATE_LIMIT_PER_SECOND"] == "50"
     assert config["FEDAPAY_BRIDGE_PRODUCER_COMPRESSION"] == "gzip"
@@ -144,14 +144,14 @@ def test_ingress_settings_reach_the_configmap(renderer: Renderer) -> None:
 
 
 def test_large_numbers_are_not_rendered_in_exponent_form(renderer: Renderer) -> None:
-    rendered = renderer.value_set("default", ["ingress.settings.maxBodyBytes=10485760"])
-    assert _config(rendered, "ingress")["FEDAPAY_BRIDGE_MAX_BODY_BYTES"] == "10485760"
+    rendered = renderer.value_set("default", ["receiver.settings.maxBodyBytes=10485760"])
+    assert _config(rendered, "receiver")["FEDAPAY_BRIDGE_MAX_BODY_BYTES"] == "10485760"
     production = _config(renderer.value_set("production-values"), "worker")
     assert production["FEDAPAY_BRIDGE_DEDUP_WINDOW_SECONDS"] == "2592000"
 
 
 def test_public_ingress_with_tls(renderer: Renderer) -> None:
-    ingress = renderer.value_set("production-values").one("Ingress", "ingress")
+    ingress = renderer.value_set("production-values").one("Ingress", "receiver")
     assert ingress["spec"]["ingressClassName"] == "nginx"
     assert ingress["spec"]["tls"] == [
         {"secretName": "webhooks-example-com-tls", "hosts": ["webhooks.example.com"]}
@@ -159,7 +159,7 @@ def test_public_ingress_with_tls(renderer: Renderer) -> None:
     (rule,) = ingress["spec"]["rules"]
     (path,) = rule["http"]["paths"]
     assert path["path"] == "/webhooks"
-    assert path["backend"]["service"] == {"name": INGRESS, "port": {"number": 8080}}
+    assert path["backend"]["service"] == {"name": RECEIVER, "port": {"number": 8080}}
 
 
 def test_no_ingress_resource_by_default(renderer: Renderer) -> None:
@@ -178,7 +178,7 @@ def test_chart_made_webhook_secret_is_mounted_and_named(renderer: Renderer) -> N
         "live": "wh_live_ci_only_current\nwh_live_ci_only_previous",
         "sandbox": "wh_sandbox_ci_only",
     }
-    deployment = rendered.one("Deployment", "ingress")
+    deployment = rendered.one("Deployment", "receiver")
     (container,) = containers(deployment)
     settings = _settings(rendered, deployment, container)
     assert settings["FEDAPAY_BRIDGE_WEBHOOKS"] == "live,sandbox"
@@ -191,7 +191,7 @@ def test_chart_made_webhook_secret_is_mounted_and_named(renderer: Renderer) -> N
 def test_existing_webhook_secret_is_used_with_its_keys(renderer: Renderer) -> None:
     rendered = renderer.value_set("existing-secret-values")
     assert rendered.all("Secret") == []
-    deployment = rendered.one("Deployment", "ingress")
+    deployment = rendered.one("Deployment", "receiver")
     (container,) = containers(deployment)
     settings = _settings(rendered, deployment, container)
     assert settings["FEDAPAY_BRIDGE_WEBHOOKS"] == "live,sandbox-eu"
@@ -354,11 +354,11 @@ def test_worker_settings_reach_the_configmap(renderer: Renderer) -> None:
 
 def test_disruption_budgets_select_their_component(renderer: Renderer) -> None:
     rendered = renderer.value_set("default")
-    for component in ("ingress", "worker"):
+    for component in ("receiver", "worker"):
         pdb = rendered.one("PodDisruptionBudget", component)
         selector = pdb["spec"]["selector"]["matchLabels"]
         assert selector["app.kubernetes.io/component"] == component
-    assert rendered.one("PodDisruptionBudget", "ingress")["spec"]["minAvailable"] == 1
+    assert rendered.one("PodDisruptionBudget", "receiver")["spec"]["minAvailable"] == 1
     assert rendered.one("PodDisruptionBudget", "worker")["spec"]["maxUnavailable"] == 1
 
 
@@ -392,14 +392,14 @@ def test_topic_job_can_be_turned_off(renderer: Renderer) -> None:
     assert renderer.value_set("default", ["topics.create=false"]).maybe("Job") is None
 
 
-def test_helm_test_posts_a_signed_event_to_the_ingress(renderer: Renderer) -> None:
+def test_helm_test_posts_a_signed_event_to_the_receiver(renderer: Renderer) -> None:
     rendered = renderer.value_set("default")
     pod = rendered.one("Pod", "test")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     (container,) = containers(pod)
     args = container["args"]
     assert args[0] == "simulate"
-    assert args[args.index("--url") + 1] == f"http://{INGRESS}:8080/webhooks/sandbox"
+    assert args[args.index("--url") + 1] == f"http://{RECEIVER}:8080/webhooks/sandbox"
     assert args[args.index("--transactions") + 1] == "1"
     assert args[args.index("--customers") + 1] == "1"
     assert "--reserved-ids" in args
@@ -412,7 +412,7 @@ def test_helm_test_uses_the_chosen_endpoint_and_existing_secret(renderer: Render
     pod = renderer.value_set("existing-secret-values").one("Pod", "test")
     (container,) = containers(pod)
     args = container["args"]
-    assert args[args.index("--url") + 1] == f"http://{INGRESS}:8080/webhooks/sandbox-eu"
+    assert args[args.index("--url") + 1] == f"http://{RECEIVER}:8080/webhooks/sandbox-eu"
     secret_file = args[args.index("--secret-file") + 1]
     assert file_source(pod, container, secret_file) == (
         "fedapay-webhook-secrets",
@@ -432,14 +432,14 @@ def test_standard_labels_on_every_resource(renderer: Renderer, value_set: str) -
         assert labels["app.kubernetes.io/instance"] == RELEASE, name
         assert labels["app.kubernetes.io/managed-by"] == "Helm", name
         assert labels["app.kubernetes.io/version"] == "0.1.0", name
-        assert labels["helm.sh/chart"] == "fedapay-bridge-0.1.0", name
+        assert labels["helm.sh/chart"] == "fedapay-bridge-0.2.0", name
         assert manifest["metadata"]["namespace"] == NAMESPACE, name
 
 
 def test_component_labels_per_part(renderer: Renderer) -> None:
     rendered = renderer.value_set("default")
     expected = {
-        ("Deployment", INGRESS): "ingress",
+        ("Deployment", RECEIVER): "receiver",
         ("StatefulSet", WORKER): "worker",
         ("Job", f"{FULLNAME}-topics"): "topics",
         ("Pod", f"{FULLNAME}-test-webhook"): "test",
@@ -466,10 +466,10 @@ def _checksum(rendered: Rendered, kind: str, component: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("change", "ingress_rolls", "worker_rolls"),
+    ("change", "receiver_rolls", "worker_rolls"),
     [
-        ("ingress.settings.signatureTolerance=120", True, False),
-        # secrets roll the ingress through checksum/secrets (tests/helm/test_chart_hardening.py)
+        ("receiver.settings.signatureTolerance=120", True, False),
+        # secrets roll the receiver through checksum/secrets (tests/helm/test_chart_hardening.py)
         ("webhooks.endpoints[0].secrets[0]=rotated", False, False),
         ("webhooks.endpoints[0].secretKey=other", True, False),
         ("worker.settings.dedupWindowSeconds=86400", False, True),
@@ -478,23 +478,23 @@ def _checksum(rendered: Rendered, kind: str, component: str) -> str:
     ],
 )
 def test_pods_roll_when_their_config_changes(
-    renderer: Renderer, change: str, ingress_rolls: bool, worker_rolls: bool
+    renderer: Renderer, change: str, receiver_rolls: bool, worker_rolls: bool
 ) -> None:
     before = renderer.value_set("minimal-values")
     after = renderer.value_set("minimal-values", [change])
-    ingress_changed = _checksum(before, "Deployment", "ingress") != _checksum(
-        after, "Deployment", "ingress"
+    receiver_changed = _checksum(before, "Deployment", "receiver") != _checksum(
+        after, "Deployment", "receiver"
     )
     worker_changed = _checksum(before, "StatefulSet", "worker") != _checksum(
         after, "StatefulSet", "worker"
     )
-    assert (ingress_changed, worker_changed) == (ingress_rolls, worker_rolls)
+    assert (receiver_changed, worker_changed) == (receiver_rolls, worker_rolls)
 
 
 def test_checksums_are_stable_between_renders(renderer: Renderer) -> None:
     first = renderer.value_set("default")
     second = renderer.value_set("default", ["nameOverride=fedapay-bridge"])
-    assert _checksum(first, "Deployment", "ingress") == _checksum(second, "Deployment", "ingress")
+    assert _checksum(first, "Deployment", "receiver") == _checksum(second, "Deployment", "receiver")
 
 
 # ---- observability and network ----------------------------------------------------------------
@@ -516,9 +516,9 @@ def test_dashboard_configmap_for_the_grafana_sidecar(renderer: Renderer) -> None
 
 def test_network_policies(renderer: Renderer) -> None:
     rendered = renderer.value_set("production-values")
-    ingress = rendered.named("NetworkPolicy", INGRESS)
-    assert ingress["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    (rule,) = ingress["spec"]["ingress"]
+    policy = rendered.named("NetworkPolicy", RECEIVER)
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    (rule,) = policy["spec"]["ingress"]
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
     peers = rule["from"]
     assert {
@@ -529,7 +529,7 @@ def test_network_policies(renderer: Renderer) -> None:
             }
         }
     } in peers
-    egress_ports = [p["port"] for r in ingress["spec"]["egress"] for p in r["ports"]]
+    egress_ports = [p["port"] for r in policy["spec"]["egress"] for p in r["ports"]]
     assert 53 in egress_ports
     assert 9093 in egress_ports
     worker = rendered.named("NetworkPolicy", WORKER)
@@ -543,7 +543,7 @@ def test_everything_can_be_turned_off_but_the_service_account(renderer: Renderer
     rendered = renderer.value_set(
         "default",
         [
-            "ingress.enabled=false",
+            "receiver.enabled=false",
             "worker.enabled=false",
             "topics.create=false",
             "metrics.dashboard.enabled=false",

@@ -74,14 +74,14 @@ def container_environ(rendered: Rendered, container: dict[str, Any], files: Path
 Loader = Callable[[Mapping[str, str]], object]
 
 LOADERS: dict[str, Loader] = {
-    "ingress": IngressSettings.from_env,
+    "receiver": lambda environ: IngressSettings.from_env(Env(environ)),
     "worker": lambda environ: WorkerSettings.from_env(Env(environ)),
     "topics": lambda environ: WorkerSettings.from_env(Env(environ)),
 }
 
 
 def _workload(rendered: Rendered, component: str) -> Manifest:
-    kinds = {"ingress": "Deployment", "worker": "StatefulSet", "topics": "Job"}
+    kinds = {"receiver": "Deployment", "worker": "StatefulSet", "topics": "Job"}
     return rendered.one(kinds[component], component)
 
 
@@ -112,10 +112,10 @@ def test_worker_identity_reaches_the_settings(renderer: Renderer, tmp_path: Path
     assert settings.topic_replication_factor == 3
 
 
-def test_ingress_reads_the_webhook_secret_files(renderer: Renderer, tmp_path: Path) -> None:
+def test_receiver_reads_the_webhook_secret_files(renderer: Renderer, tmp_path: Path) -> None:
     rendered = renderer.value_set("production-values")
-    (container,) = containers(_workload(rendered, "ingress"))
-    settings = IngressSettings.from_env(container_environ(rendered, container, tmp_path))
+    (container,) = containers(_workload(rendered, "receiver"))
+    settings = IngressSettings.from_env(Env(container_environ(rendered, container, tmp_path)))
     assert set(settings.endpoints) == {"live", "sandbox"}
     assert settings.host == "0.0.0.0"  # noqa: S104 - in a pod, on purpose
     assert settings.kafka.security_protocol == "SASL_SSL"

@@ -1,4 +1,4 @@
-"""An ingress pod stops in order: a preStop sleep while its endpoints are removed, then SIGTERM
+"""A receiver pod stops in order: a preStop sleep while its endpoints are removed, then SIGTERM
 (stop listening, drain, finish in-flight publishes), all inside terminationGracePeriodSeconds."""
 
 from __future__ import annotations
@@ -14,32 +14,32 @@ from tests.helm.conftest import VALUE_SETS, Renderer
 
 pytestmark = pytest.mark.helm
 
-#: The connection drain the chart's ``fedapay-bridge.ingress.stopSeconds`` helper counts.
+#: The connection drain the chart's ``fedapay-bridge.receiver.stopSeconds`` helper counts.
 CHART_DRAIN_SECONDS = 1
 
 
-def ingress_pod(renderer: Renderer, sets: tuple[str, ...] = ()) -> dict[str, object]:
-    return pod_spec(renderer((), sets).one("Deployment", "ingress"))
+def receiver_pod(renderer: Renderer, sets: tuple[str, ...] = ()) -> dict[str, object]:
+    return pod_spec(renderer((), sets).one("Deployment", "receiver"))
 
 
 def test_pre_stop_sleeps_the_configured_seconds(renderer: Renderer) -> None:
-    pod = ingress_pod(renderer, ("ingress.preStopSeconds=7",))
-    (container,) = containers(renderer((), ("ingress.preStopSeconds=7",)).one("Deployment"))
+    pod = receiver_pod(renderer, ("receiver.preStopSeconds=7",))
+    (container,) = containers(renderer((), ("receiver.preStopSeconds=7",)).one("Deployment"))
     assert container["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", "7"]}}}
     assert pod["terminationGracePeriodSeconds"] == 30
 
 
 def test_pre_stop_is_on_by_default(renderer: Renderer) -> None:
-    (container,) = containers(renderer().one("Deployment", "ingress"))
+    (container,) = containers(renderer().one("Deployment", "receiver"))
     assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
 
 
 def test_pre_stop_zero_turns_the_hook_off(renderer: Renderer) -> None:
-    (container,) = containers(renderer((), ("ingress.preStopSeconds=0",)).one("Deployment"))
+    (container,) = containers(renderer((), ("receiver.preStopSeconds=0",)).one("Deployment"))
     assert "lifecycle" not in container
 
 
-def test_the_chart_counts_the_ingress_drain() -> None:
+def test_the_chart_counts_the_receiver_drain() -> None:
     assert CHART_DRAIN_SECONDS >= DRAIN_SECONDS, "raise the drain in the stopSeconds helper"
 
 
@@ -51,7 +51,7 @@ def test_default_grace_covers_pre_stop_drain_and_shutdown() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ingress", "minimum"),
+    ("receiver", "minimum"),
     [
         ("{terminationGracePeriodSeconds: 15}", 16),
         ("{preStopSeconds: 20}", 31),
@@ -60,28 +60,28 @@ def test_default_grace_covers_pre_stop_drain_and_shutdown() -> None:
     ],
 )
 def test_too_short_a_grace_fails_the_render(
-    helm: Path, tmp_path: Path, ingress: str, minimum: int
+    helm: Path, tmp_path: Path, receiver: str, minimum: int
 ) -> None:
     values = tmp_path / "values.yaml"
-    values.write_text(f"ingress: {ingress}\n", encoding="utf-8")
+    values.write_text(f"receiver: {receiver}\n", encoding="utf-8")
     with pytest.raises(HelmError) as failure:
         render(helm, (values,))
     message = str(failure.value)
-    assert "ingress.terminationGracePeriodSeconds" in message
+    assert "receiver.terminationGracePeriodSeconds" in message
     assert f"at least {minimum}" in message
 
 
 def test_a_grace_of_exactly_the_minimum_renders(renderer: Renderer) -> None:
-    pod = ingress_pod(renderer, ("ingress.terminationGracePeriodSeconds=16",))
+    pod = receiver_pod(renderer, ("receiver.terminationGracePeriodSeconds=16",))
     assert pod["terminationGracePeriodSeconds"] == 16
 
 
-def test_no_ingress_no_grace_check(renderer: Renderer) -> None:
-    rendered = renderer((), ("ingress.enabled=false", "ingress.terminationGracePeriodSeconds=1"))
-    assert rendered.maybe("Deployment", "ingress") is None
+def test_no_receiver_no_grace_check(renderer: Renderer) -> None:
+    rendered = renderer((), ("receiver.enabled=false", "receiver.terminationGracePeriodSeconds=1"))
+    assert rendered.maybe("Deployment", "receiver") is None
 
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
 def test_every_value_set_keeps_the_pre_stop(renderer: Renderer, value_set: str) -> None:
-    (container,) = containers(renderer.value_set(value_set).one("Deployment", "ingress"))
+    (container,) = containers(renderer.value_set(value_set).one("Deployment", "receiver"))
     assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"

@@ -32,6 +32,21 @@ def test_unknown_top_level_key_is_rejected(helm: Path, tmp_path: Path) -> None:
     assert "replicaCount" in message
 
 
+@pytest.mark.parametrize(
+    "values",
+    ["ingress:\n  enabled: true\n", "ingress:\n  ingressResource:\n    enabled: true\n"],
+)
+def test_the_old_ingress_key_is_refused_with_its_new_place(
+    helm: Path, tmp_path: Path, values: str
+) -> None:
+    """Chart 0.2.0 calls the webhook component ``receiver``: an old values file is told so,
+    never silently ignored."""
+    message = _rejected(helm, tmp_path, values)
+    assert "/ingress" in message
+    assert "renamed to `receiver`" in message
+    assert "receiver.ingress" in message
+
+
 def test_unknown_nested_key_is_rejected(helm: Path, tmp_path: Path) -> None:
     message = _rejected(helm, tmp_path, "kafka:\n  sasl:\n    pasword: hunter2\n")
     assert "/kafka/sasl" in message

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
+from common.config import Env
 from ingress.app import create_app
 from ingress.settings import IngressSettings
 
@@ -35,7 +36,7 @@ def environ(bootstrap: str, prefix: str, **overrides: str) -> dict[str, str]:
 async def running_ingress(
     env: Mapping[str, str], *, wait_ready: bool = True
 ) -> AsyncIterator[Client]:
-    app = create_app(IngressSettings.from_env(env))
+    app = create_app(IngressSettings.from_env(Env(env)))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         if wait_ready:
             await wait_until_ready(client)

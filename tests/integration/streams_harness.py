@@ -40,7 +40,7 @@ from tests.integration.ingress_harness import SECRET, environ, running_ingress
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 3
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
+Consumed: TypeAlias = ConsumerRecord[bytes, bytes]
 #: An output's identity: topic, partition, key, value (outputs are deterministic).
 Identity: TypeAlias = tuple[str, int, bytes | None, bytes]
 
@@ -233,7 +233,7 @@ class OutputReader:
     def __init__(self, bootstrap: str, topics: Iterable[str], *, committed_only: bool) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
-        self.records: list[Record] = []
+        self.records: list[Consumed] = []
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=None,
@@ -258,7 +258,7 @@ class OutputReader:
             self.records.extend(batch)
 
     async def until(
-        self, done: Callable[[list[Record]], bool], *, within: float, settle: float = 2.0
+        self, done: Callable[[list[Consumed]], bool], *, within: float, settle: float = 2.0
     ) -> None:
         """Poll until ``done(records)``, then keep polling ``settle`` seconds for stragglers."""
         deadline = time.monotonic() + within
@@ -270,11 +270,11 @@ class OutputReader:
         while time.monotonic() < settle_until:
             await self.poll()
 
-    def of(self, topic: str) -> list[Record]:
+    def of(self, topic: str) -> list[Consumed]:
         return [r for r in self.records if r.topic == topic]
 
 
-async def read_all(bootstrap: str, topic: str, within: float = 60.0) -> list[Record]:
+async def read_all(bootstrap: str, topic: str, within: float = 60.0) -> list[Consumed]:
     """Every record of ``topic`` up to its current end offsets."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
@@ -285,7 +285,7 @@ async def read_all(bootstrap: str, topic: str, within: float = 60.0) -> list[Rec
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        records: list[Record] = []
+        records: list[Consumed] = []
         deadline = time.monotonic() + within
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             assert time.monotonic() < deadline, f"could not read {topic} to its end"
@@ -296,11 +296,11 @@ async def read_all(bootstrap: str, topic: str, within: float = 60.0) -> list[Rec
         await consumer.stop()
 
 
-def identity(record: Record) -> Identity:
+def identity(record: Consumed) -> Identity:
     return (record.topic, record.partition, record.key, record.value or b"")
 
 
-def raw_records(records: Iterable[Record]) -> dict[int, list[RawRecord]]:
+def raw_records(records: Iterable[Consumed]) -> dict[int, list[RawRecord]]:
     """Raw-topic records per partition, in offset order, as the worker sees them."""
     by_partition: dict[int, list[RawRecord]] = defaultdict(list)
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
@@ -317,7 +317,7 @@ def raw_records(records: Iterable[Record]) -> dict[int, list[RawRecord]]:
     return by_partition
 
 
-def expected_outputs(raw: Iterable[Record], topics: Topics) -> Counter[Identity]:
+def expected_outputs(raw: Iterable[Consumed], topics: Topics) -> Counter[Identity]:
     """What a correct worker emits for these raw records: the pure pipeline's replay."""
     config = PipelineConfig(topics=topics, dedup_window_ms=72 * 3600 * 1000)
     expected: Counter[Identity] = Counter()
@@ -327,7 +327,7 @@ def expected_outputs(raw: Iterable[Record], topics: Topics) -> Counter[Identity]
     return expected
 
 
-def dedup_key(record: Record) -> str:
+def dedup_key(record: Consumed) -> str:
     return headers.decode(list(record.headers)).get(headers.DEDUP_KEY, "")
 
 
@@ -350,7 +350,7 @@ class Accounting:
         }
 
 
-def account(expected: Counter[Identity], records: Sequence[Record]) -> Accounting:
+def account(expected: Counter[Identity], records: Sequence[Consumed]) -> Accounting:
     """Outputs lost (expected, never emitted), duplicated (emitted more than once), unexpected."""
     emitted = Counter(identity(r) for r in records)
     lost = sum(1 for key in expected if key not in emitted)
@@ -359,9 +359,9 @@ def account(expected: Counter[Identity], records: Sequence[Record]) -> Accountin
     return Accounting(sum(expected.values()), len(records), lost, duplicated, unexpected)
 
 
-def latest_by_key(records: Iterable[Record]) -> dict[bytes | None, Record]:
+def latest_by_key(records: Iterable[Consumed]) -> dict[bytes | None, Consumed]:
     """The last record of each key (per partition order), as compaction keeps it."""
-    latest: dict[bytes | None, Record] = {}
+    latest: dict[bytes | None, Consumed] = {}
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         latest[record.key] = record
     return latest

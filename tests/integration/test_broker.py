@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from schemas import headers
 from tests.kafka_broker import LocalBroker, free_port
-from tests.kafka_io import Record, consume_all, create_topics
+from tests.kafka_io import Consumed, consume_all, create_topics
 
 Headers = list[tuple[str, bytes]]
 Sent = tuple[bytes | None, bytes, Headers]
@@ -41,7 +41,7 @@ async def _produce(bootstrap: str, topic: str, records: list[Sent]) -> None:
         await producer.stop()
 
 
-def _as_sent(record: Record) -> Sent:
+def _as_sent(record: Consumed) -> Sent:
     return (record.key, record.value, list(record.headers))
 
 

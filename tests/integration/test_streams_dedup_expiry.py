@@ -24,8 +24,8 @@ from schemas.envelope import parse
 from schemas.topics import Topics
 from streams import tables
 from tests.integration.streams_harness import (
+    Consumed,
     OutputReader,
-    Record,
     WorkerProcess,
     changelog,
     dedup_key,
@@ -51,7 +51,7 @@ def customer(customer_id: int) -> bytes:
     )
 
 
-def events_of(records: list[Record], body: bytes) -> list[Record]:
+def events_of(records: list[Consumed], body: bytes) -> list[Consumed]:
     key = parse(body).dedup_key
     return [r for r in records if dedup_key(r) == key]
 

@@ -24,8 +24,8 @@ from schemas.topics import Topics
 from tests.integration.query_harness import get_json, two_workers, wait_partitions
 from tests.integration.streams_harness import (
     PARTITIONS,
+    Consumed,
     OutputReader,
-    Record,
     latest_by_key,
     output_topics,
     produce_raw,
@@ -34,7 +34,7 @@ from tests.integration.streams_harness import (
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
-def endpoint_of(record: Record) -> str:
+def endpoint_of(record: Consumed) -> str:
     return headers.decode(list(record.headers))[headers.ENDPOINT]
 
 

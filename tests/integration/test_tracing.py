@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from common.config import Env
 from ingress.app import create_app
 from ingress.settings import IngressSettings
 from ingress.signature import sign
@@ -25,7 +26,7 @@ from streams.pipeline import Output, OutputKind, PipelineConfig, RawRecord
 from streams.staging import MemoryTable
 from tests.fixtures import fixture_bytes
 from tests.integration.ingress_harness import Client, environ, wait_until_ready
-from tests.kafka_io import Record, consume_all, create_topics
+from tests.kafka_io import Consumed, consume_all, create_topics
 from tests.support.processing import SingleAttemptProcessor
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
@@ -44,7 +45,7 @@ class Captured:
         self.sent.extend(outputs)
 
 
-def raw_record(record: Record) -> RawRecord:
+def raw_record(record: Consumed) -> RawRecord:
     return RawRecord(
         record.key,
         record.value,
@@ -63,7 +64,7 @@ async def deliver(
 
     topics = Topics(prefix)
     await create_topics(bootstrap, [topics.raw, topics.dlq])
-    app = create_app(IngressSettings.from_env(environ(bootstrap, prefix)), provider)
+    app = create_app(IngressSettings.from_env(Env(environ(bootstrap, prefix))), provider)
     client: Client
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         await wait_until_ready(client)

@@ -50,7 +50,7 @@ def webhook(transaction_id: int) -> bytes:
 def post_webhook(release: Release, transaction_id: int, endpoint: str = "sandbox") -> HttpAnswer:
     body = webhook(transaction_id)
     url = release.cluster.service_url(
-        release.namespace, f"{release.fullname}-ingress", 8080, f"/webhooks/{endpoint}"
+        release.namespace, f"{release.fullname}-receiver", 8080, f"/webhooks/{endpoint}"
     )
     headers = {
         "Content-Type": "application/json",
@@ -132,16 +132,16 @@ def ready(pod: dict[str, Any]) -> bool:
 def uids(release: Release) -> dict[str, str]:
     return {
         p["metadata"]["name"]: p["metadata"]["uid"]
-        for component in ("ingress", "worker")
+        for component in ("receiver", "worker")
         for p in pods(release, component)
     }
 
 
 # ---- install --------------------------------------------------------------------------------
 def test_install_makes_every_pod_ready_and_completes_the_topics_job(release: Release) -> None:
-    ingress, workers = pods(release, "ingress"), pods(release, "worker")
-    assert len(ingress) == 2
-    assert all(map(ready, ingress))
+    receivers, workers = pods(release, "receiver"), pods(release, "worker")
+    assert len(receivers) == 2
+    assert all(map(ready, receivers))
     assert sorted(p["metadata"]["name"] for p in workers) == [
         f"{release.fullname}-worker-0",
         f"{release.fullname}-worker-1",

@@ -1,6 +1,6 @@
 """What the dashboard and the alerting rules may speak of, derived from where it is declared.
 
-* the series names Prometheus stores, from the metric families of :mod:`ingress.metrics` and
+* the series names Prometheus stores, from the metric families of :mod:`ingress.prom` and
   :mod:`streams.prom` (a counter ``x`` is stored as ``x_total``, a histogram as ``x_bucket``, ...);
 * the ``outcome`` label values of ``fedapay_ingress_requests_total``: the record kinds of an
   accepted request (:data:`ingress.records.KINDS`) and the codes of the ingress's error tree;
@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry
 
-from ingress.metrics import IngressMetrics
+from ingress.prom import IngressMetrics
 from streams.processor import ProcessorStats
 from streams.prom import WorkerProbe, registry_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tests.reliability.outputs import Record
+from tests.reliability.outputs import Consumed
 
 
 @dataclass
@@ -16,7 +16,7 @@ class DedupChangelog:
     writes: int = 0
     tombstones: int = 0
 
-    def apply(self, records: Iterable[Record]) -> DedupChangelog:
+    def apply(self, records: Iterable[Consumed]) -> DedupChangelog:
         for record in records:
             if record.key is None:
                 continue

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from common.config import Env
 from ingress import server
 from ingress.app import create_app
 from ingress.settings import IngressSettings
@@ -31,7 +32,7 @@ class ServerThread:
     its head limits and deadlines included) in a thread with its own event loop."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
-        self.settings = IngressSettings.from_env(environ)
+        self.settings = IngressSettings.from_env(Env(environ))
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._serving: server.Serving | None = None

@@ -21,19 +21,19 @@ from schemas import headers
 from schemas.topics import Topics
 from simulator.lifecycle import Event, Truth
 
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
+Consumed: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 async def collect(
     bootstrap: str,
     topics: Sequence[str],
     *,
-    done: Callable[[list[Record]], bool],
+    done: Callable[[list[Consumed]], bool],
     within: float,
     settle: float = 4.0,
     committed: bool = True,
     abort: Callable[[], str | None] | None = None,
-) -> list[Record]:
+) -> list[Consumed]:
     """Read ``topics`` from the start until ``done(records)`` holds, then ``settle``
     seconds more (so late duplicates are seen too), or until ``within`` seconds
     passed; return what was read. ``committed=False`` also shows records of open
@@ -73,16 +73,16 @@ async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartit
 
 async def _read(
     consumer: AIOKafkaConsumer,
-    done: Callable[[list[Record]], bool],
+    done: Callable[[list[Consumed]], bool],
     within: float,
     settle: float,
     abort: Callable[[], str | None] | None,
-) -> list[Record]:
-    records: list[Record] = []
+) -> list[Consumed]:
+    records: list[Consumed] = []
     deadline = time.monotonic() + within
     settled_at: float | None = None
     while time.monotonic() < (settled_at or deadline):
-        batches: dict[Any, list[Record]] = await consumer.getmany(timeout_ms=300)
+        batches: dict[Any, list[Consumed]] = await consumer.getmany(timeout_ms=300)
         for batch in batches.values():
             records.extend(batch)
         if settled_at is None and done(records):
@@ -96,7 +96,7 @@ async def _read(
 # ------------------------------------------------------------------------ pure checks
 
 
-def dedup_key(record: Record) -> str:
+def dedup_key(record: Consumed) -> str:
     return headers.decode(list(record.headers)).get(headers.DEDUP_KEY, "")
 
 
@@ -133,7 +133,7 @@ class OutputTally:
         }
 
 
-def tally_events(records: Iterable[Record], expected: dict[str, set[str]]) -> OutputTally:
+def tally_events(records: Iterable[Consumed], expected: dict[str, set[str]]) -> OutputTally:
     seen: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for record in records:
         seen[record.topic][dedup_key(record)] += 1
@@ -148,18 +148,18 @@ def tally_events(records: Iterable[Record], expected: dict[str, set[str]]) -> Ou
     return tally
 
 
-def events_complete(expected: dict[str, set[str]]) -> Callable[[list[Record]], bool]:
+def events_complete(expected: dict[str, set[str]]) -> Callable[[list[Consumed]], bool]:
     """A ``done`` predicate: every expected dedup key is on its topic."""
     total = sum(len(keys) for keys in expected.values())
 
-    def done(records: list[Record]) -> bool:
+    def done(records: list[Consumed]) -> bool:
         found = {(r.topic, dedup_key(r)) for r in records if r.topic in expected}
         return len(found) >= total
 
     return done
 
 
-def final_statuses(records: Iterable[Record], status_topic: str) -> dict[str, str]:
+def final_statuses(records: Iterable[Consumed], status_topic: str) -> dict[str, str]:
     """Transaction id -> status of its last record on the status topic (per-key order)."""
     statuses: dict[str, str] = {}
     for record in records:

@@ -19,10 +19,10 @@ import orjson
 
 from schemas.envelope import parse
 from simulator import payloads
-from simulator.delivery import Delivery, DeliveryPlan, deliver
+from simulator.delivery import DeliveryPlan, SimulatedDelivery, deliver
 from simulator.lifecycle import Event
 from tests.reliability.deployment import Deployment
-from tests.reliability.outputs import Record, collect
+from tests.reliability.outputs import Consumed, collect
 from tests.reliability.stream import UNTIL_ACCEPTED, PipelineResult, Stream
 
 
@@ -66,10 +66,10 @@ async def probe_tables(deployment: Deployment, stream: Stream, records_before: i
     """Run both probes; ``records_before`` is how many output records exist already."""
     topics = deployment.topics
     outputs = sorted({*topics.per_type(), topics.unknown, topics.status, topics.anomalies})
-    redelivery = DeliveryPlan(tuple(Delivery(event) for event in stream.scenario.events))
+    redelivery = DeliveryPlan(tuple(SimulatedDelivery(event) for event in stream.scenario.events))
     advance = _advance_approved(stream.scenario.events)
     await _post(deployment, redelivery)
-    await _post(deployment, DeliveryPlan(tuple(Delivery(event) for event in advance)))
+    await _post(deployment, DeliveryPlan(tuple(SimulatedDelivery(event) for event in advance)))
     await deployment.wait_caught_up(within=60)
     expected = records_before + 2 * len(advance)  # one event and one status record each
     records = await collect(
@@ -136,7 +136,7 @@ def _transferred(event: Event) -> Event:
 
 
 def _previous_status(
-    records: Sequence[Record], status_topic: str, ids: set[str]
+    records: Sequence[Consumed], status_topic: str, ids: set[str]
 ) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for record in records:

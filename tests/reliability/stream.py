@@ -11,8 +11,8 @@ from simulator.delivery import DeliveryPlan, DeliveryReport, RetryPolicy, delive
 from simulator.lifecycle import Scenario, generate
 from tests.reliability.deployment import Deployment
 from tests.reliability.outputs import (
+    Consumed,
     OutputTally,
-    Record,
     collect,
     events_complete,
     expected_event_keys,
@@ -189,7 +189,7 @@ async def wait_for_progress(
     return len(records)
 
 
-def _count(records: list[Record], topic: str) -> int:
+def _count(records: list[Consumed], topic: str) -> int:
     return sum(1 for record in records if record.topic == topic)
 
 

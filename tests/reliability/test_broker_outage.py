@@ -20,7 +20,7 @@ import pytest
 from tests.kafka_broker import LocalBroker
 from tests.reliability import results
 from tests.reliability.deployment import EXACTLY_ONCE, MODES, Deployment
-from tests.reliability.outputs import Record, collect
+from tests.reliability.outputs import Consumed, collect
 from tests.reliability.stream import Stream, pipeline_result, report_figures
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.asyncio, pytest.mark.timeout(240)]
@@ -30,8 +30,8 @@ OUTAGE_AFTER_S = 2.0
 OUTAGE_S = 4.0
 
 
-def _raw_complete(bodies: set[bytes], acknowledged: int) -> Callable[[list[Record]], bool]:
-    def done(records: list[Record]) -> bool:
+def _raw_complete(bodies: set[bytes], acknowledged: int) -> Callable[[list[Consumed]], bool]:
+    def done(records: list[Consumed]) -> bool:
         return len(records) >= acknowledged and {r.value for r in records} >= bodies
 
     return done

@@ -15,7 +15,7 @@ from uuid import uuid4
 import pytest
 
 from schemas import keys
-from simulator.delivery import Delivery, DeliveryPlan
+from simulator.delivery import DeliveryPlan, SimulatedDelivery
 from streams.tables import DEDUP, changelog_topic
 from tests.reliability import results
 from tests.reliability.dedup_table import DedupChangelog
@@ -67,7 +67,7 @@ async def test_expired_dedup_keys_are_deleted(kafka_bootstrap: str, tmp_path: Pa
             before = await collect(
                 kafka_bootstrap, event_topics, done=lambda r: True, within=10, settle=2
             )
-            once = DeliveryPlan(tuple(Delivery(event) for event in first.scenario.events))
+            once = DeliveryPlan(tuple(SimulatedDelivery(event) for event in first.scenario.events))
             assert (
                 await Stream(first.scenario, once).post(
                     deployment.url, deployment.secret, rate=RATE

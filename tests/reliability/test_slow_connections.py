@@ -46,7 +46,7 @@ FIXTURE = fixture_bytes("transaction.approved.json")
 
 def chart_memory_limit_kib() -> int:
     values = yaml.safe_load((REPO_ROOT / "helm/fedapay-bridge/values.yaml").read_text())
-    limit = values["ingress"]["resources"]["limits"]["memory"]
+    limit = values["receiver"]["resources"]["limits"]["memory"]
     assert limit.endswith("Mi"), limit
     return int(limit[:-2]) * 1024
 

@@ -18,7 +18,7 @@ class SingleAttemptProcessor(Processor):
             await step()
 
         try:
-            await self._complete(self.decide([record]), once)
+            await self._complete(self.plan_batch([record]), once)
         except BaseException:
             self._discard()
             raise

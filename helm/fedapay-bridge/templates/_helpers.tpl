@@ -54,7 +54,7 @@ app.kubernetes.io/part-of: fedapay-bridge
 {{- end }}
 
 {{/*
-Labels of one component's resources. Call with (dict "root" $ "component" "ingress").
+Labels of one component's resources. Call with (dict "root" $ "component" "receiver").
 */}}
 {{- define "fedapay-bridge.componentLabels" -}}
 {{ include "fedapay-bridge.labels" .root }}
@@ -62,7 +62,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/*
-Selector labels of one component. Call with (dict "root" $ "component" "ingress").
+Selector labels of one component. Call with (dict "root" $ "component" "receiver").
 */}}
 {{- define "fedapay-bridge.componentSelectorLabels" -}}
 {{ include "fedapay-bridge.selectorLabels" .root }}
@@ -72,8 +72,8 @@ app.kubernetes.io/component: {{ .component }}
 {{/*
 Resource names of the parts.
 */}}
-{{- define "fedapay-bridge.ingress.fullname" -}}
-{{- printf "%s-ingress" (include "fedapay-bridge.fullname" .) }}
+{{- define "fedapay-bridge.receiver.fullname" -}}
+{{- printf "%s-receiver" (include "fedapay-bridge.fullname" .) }}
 {{- end }}
 
 {{- define "fedapay-bridge.worker.fullname" -}}
@@ -168,9 +168,9 @@ Checks that fail the render with a message naming the value to fix.
 {{- end }}
 {{- $names = append $names .name }}
 {{- end }}
-{{- $stop := include "fedapay-bridge.ingress.stopSeconds" . | int }}
-{{- if and .Values.ingress.enabled (lt (int .Values.ingress.terminationGracePeriodSeconds) $stop) }}
-{{- fail (printf "ingress.terminationGracePeriodSeconds (%d) must cover ingress.preStopSeconds + 1 s of connection drain + ingress.settings.publishTimeoutSeconds + 5 s of shutdown margin: at least %d" (int .Values.ingress.terminationGracePeriodSeconds) $stop) }}
+{{- $stop := include "fedapay-bridge.receiver.stopSeconds" . | int }}
+{{- if and .Values.receiver.enabled (lt (int .Values.receiver.terminationGracePeriodSeconds) $stop) }}
+{{- fail (printf "receiver.terminationGracePeriodSeconds (%d) must cover receiver.preStopSeconds + 1 s of connection drain + receiver.settings.publishTimeoutSeconds + 5 s of shutdown margin: at least %d" (int .Values.receiver.terminationGracePeriodSeconds) $stop) }}
 {{- end }}
 {{- if and .Values.worker.enabled .Values.worker.persistence.enabled (ne .Values.worker.settings.store "rocksdb") }}
 {{- fail "worker.persistence.enabled needs worker.settings.store=rocksdb (the memory store keeps nothing on disk)" }}
@@ -178,13 +178,13 @@ Checks that fail the render with a message naming the value to fix.
 {{- end }}
 
 {{/*
-Seconds an ingress pod needs from the start of its termination to its exit: the preStop sleep,
+Seconds a receiver pod needs from the start of its termination to its exit: the preStop sleep,
 the connection drain after SIGTERM (1 s, ingress/server.py) and aiohttp's graceful shutdown, whose
 timeout is the publish timeout + 5 s (ingress.server.runner_options).
 */}}
-{{- define "fedapay-bridge.ingress.stopSeconds" -}}
-{{- $publish := .Values.ingress.settings.publishTimeoutSeconds | float64 | ceil | int }}
-{{- add (int .Values.ingress.preStopSeconds) 1 $publish 5 }}
+{{- define "fedapay-bridge.receiver.stopSeconds" -}}
+{{- $publish := .Values.receiver.settings.publishTimeoutSeconds | float64 | ceil | int }}
+{{- add (int .Values.receiver.preStopSeconds) 1 $publish 5 }}
 {{- end }}
 
 {{/*
@@ -302,10 +302,10 @@ The /tmp emptyDir every container gets (the root filesystem is read-only).
 {{- end }}
 
 {{/*
-The ingress's own FEDAPAY_BRIDGE_* settings (ConfigMap data).
+The receiver's own FEDAPAY_BRIDGE_* settings (ConfigMap data).
 */}}
-{{- define "fedapay-bridge.ingressSettings" -}}
-{{- $s := .Values.ingress.settings }}
+{{- define "fedapay-bridge.receiverSettings" -}}
+{{- $s := .Values.receiver.settings }}
 {{- $names := list }}
 {{- range .Values.webhooks.endpoints }}
 {{- $names = append $names .name }}
@@ -371,12 +371,12 @@ Checksum of the chart-made configuration a component's pods read, in a pod annot
 roll when it changes. Covers the component's settings, the shared settings and the values behind
 the chart-made webhook Secret. Secrets made outside the chart are not seen: restart the pods (or
 change a pod annotation) after rotating them.
-Call with (dict "root" $ "component" "ingress").
+Call with (dict "root" $ "component" "receiver").
 */}}
 {{- define "fedapay-bridge.configChecksum" -}}
 {{- $root := .root }}
 {{- $parts := list (include "fedapay-bridge.commonSettings" $root) (include (printf "fedapay-bridge.%sSettings" .component) $root) (toJson $root.Values.kafka) }}
-{{- if eq .component "ingress" }}
+{{- if eq .component "receiver" }}
 {{- $endpoints := list }}
 {{- range $root.Values.webhooks.endpoints }}
 {{- $endpoints = append $endpoints (omit . "secrets") }}
@@ -387,7 +387,7 @@ Call with (dict "root" $ "component" "ingress").
 {{- end }}
 
 {{/*
-checksum/secrets of the ingress pods: rolls them when `webhooks.endpoints[].secrets` change, without
+checksum/secrets of the receiver pods: rolls them when `webhooks.endpoints[].secrets` change, without
 publishing a plain hash of the secrets (anyone who can read pods could test guesses offline). The
 hash is salted with a random value kept in the chart-made Secret under the key `.checksum-salt`
 (read with lookup, made once like the random endpoint secrets). Without a cluster to look up (first
@@ -415,7 +415,7 @@ Call with the root context.
 
 {{/*
 Topology spread constraints with the component's selector filled in where missing.
-Call with (dict "root" $ "component" "ingress" "constraints" list).
+Call with (dict "root" $ "component" "receiver" "constraints" list).
 */}}
 {{- define "fedapay-bridge.topologySpread" -}}
 {{- $root := .root }}
