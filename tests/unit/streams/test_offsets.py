@@ -184,3 +184,40 @@ def test_an_overdue_refetch_is_asked_again_only_after_the_wait() -> None:
     assert list(tracker.overdue(1)) == []
     clock.now += AGAIN
     assert list(tracker.overdue(1)) == [(0, 11)]
+
+
+@pytest.mark.parametrize(
+    ("handed", "end", "wait", "overdue"),
+    [
+        pytest.param([10, 11], 15, AGAIN, [(0, 12)], id="tail never came: ask from after it"),
+        pytest.param([10, 11], 15, AGAIN - 0.1, [], id="handed over too recently"),
+        pytest.param([10, 11], 12, AGAIN, [], id="caught up: nothing follows"),
+        pytest.param([10, 11], None, AGAIN, [], id="end unknown"),
+        pytest.param([10, 13], 14, AGAIN, [(0, 11)], id="gap and tail: from the first hole"),
+    ],
+)
+def test_a_tail_that_never_came_is_fetched_again(
+    handed: list[int], end: int | None, wait: float, overdue: list[tuple[int, int]]
+) -> None:
+    clock = _Clock()
+    tracker = OffsetTracker(clock)
+    for offset in handed:
+        tracker.observe(0, 1, offset, 10)
+    clock.now += wait
+    ends = {} if end is None else {0: end}
+    assert list(tracker.overdue(1, ends)) == overdue
+
+
+def test_a_missing_tail_is_asked_again_only_after_the_wait() -> None:
+    clock = _Clock()
+    tracker = OffsetTracker(clock)
+    tracker.observe(0, 1, 10, 10)
+    clock.now += AGAIN
+    assert list(tracker.overdue(1, {0: 20})) == [(0, 11)]
+    clock.now += AGAIN - 0.1
+    assert list(tracker.overdue(1, {0: 20})) == []
+    clock.now += 0.1
+    assert list(tracker.overdue(1, {0: 20})) == [(0, 11)]
+    tracker.observe(0, 1, 11, 10)  # it came: the partition is flowing again
+    clock.now += AGAIN - 0.1
+    assert list(tracker.overdue(1, {0: 20})) == []
