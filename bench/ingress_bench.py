@@ -110,9 +110,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ours-tree",
         type=Path,
+        action="append",
         default=None,
         help="experiment: also run the ingress of another source tree as 'ours-tree' "
-        "(e.g. a `git archive` of an older commit), to measure a change",
+        "(e.g. a `git archive` of an older commit), to measure a change; repeat it for more "
+        "trees, run as 'tree-<folder name>'",
     )
     parser.add_argument(
         "--baseline-linger-ms", type=int, default=0, help="baseline producer linger (default 0)"
@@ -140,10 +142,11 @@ def options_from(args: argparse.Namespace) -> Options:
     )
 
 
-def _variants(chosen: set[str], tree: Path | None) -> tuple[Variant, ...]:
+def _variants(chosen: set[str], trees: Sequence[Path] | None) -> tuple[Variant, ...]:
     variants = [v for v in VARIANTS + EXPERIMENTS if v.name in chosen]
-    if tree is not None:
-        variants.append(Variant("ours-tree", ours=True, uvloop=False, tree=tree.resolve()))
+    for index, tree in enumerate(trees or ()):
+        name = "ours-tree" if index == 0 else f"tree-{tree.name}"
+        variants.append(Variant(name, ours=True, uvloop=False, tree=tree.resolve()))
     return tuple(variants)
 
 
