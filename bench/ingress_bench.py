@@ -316,7 +316,10 @@ def _cell(
     broker = kafka_admin.broker_pid(options.bootstrap)
     time.sleep(0.5)
     with Sampler(server.pid) as ingress, Sampler(broker or server.pid) as broker_usage:
-        result = run_wrk(port, PATH, level, seconds, requests_file, options.client_cpus)
+        try:
+            result = run_wrk(port, PATH, level, seconds, requests_file, options.client_cpus)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{variant.name}: {exc}\n{_log_tail(server)}") from None
     return {
         "variant": variant.name,
         "concurrency": level,
@@ -335,6 +338,16 @@ def _cell(
         "broker": broker_usage.usage.to_dict() if broker else None,
         "load_generator": result.usage.to_dict(),
     }
+
+
+def _log_tail(server: Server, lines: int = 30) -> str:
+    """The end of a server's log, and whether it is still running (for a failed cell)."""
+    state = "running" if server.process.poll() is None else f"exited {server.process.returncode}"
+    try:
+        tail = server.log_path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        tail = []
+    return f"{server.name} ({state}), log:\n" + "\n".join(tail)
 
 
 def _describe(cell: dict[str, Any]) -> str:
