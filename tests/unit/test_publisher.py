@@ -44,7 +44,8 @@ RECORD = Record("t.raw", b"transaction:1", b'{"name":"x"}', [("fedapay-event", b
 
 @dataclass
 class FakeProducer:
-    """aiokafka's producer as the publisher uses it: ``start``, ``stop``, ``send``, ``client``.
+    """aiokafka's producer as the publisher uses it: ``start``, ``stop``, ``send_and_wait``
+    (``send``, then the delivery future, as aiokafka's), ``client``.
 
     ``outcome``: what a send does: ``"ack"`` (the delivery future resolves), ``"hang"`` (it
     never does), an exception raised by ``send`` (``("raise", exc)``) or set on the future
@@ -77,6 +78,12 @@ class FakeProducer:
         else:
             future.set_exception(self.outcome[1])
         return future
+
+    async def send_and_wait(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None
+    ) -> object:
+        delivered = await self.send(topic, value, key=key, headers=headers)
+        return await delivered
 
     @property
     def client(self) -> FakeProducer:
