@@ -33,7 +33,7 @@ def create_app(
     ``traceparent`` and every publish a producer span whose context rides in the record's
     headers; with it off neither the middleware nor the spans exist."""
     provider = tracer_provider or tracing.provider(settings.tracing, SERVICE_NAME)
-    middlewares: list[Middleware] = [middleware.errors]
+    middlewares: list[Middleware] = [connections.middleware, middleware.errors]
     if provider is not None:
         middlewares.insert(0, _tracing_middleware(provider))
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)

@@ -10,16 +10,14 @@ How, with public interfaces only:
 
 - ``web.Server`` (``runner.server``) is a protocol factory for ``loop.create_server``
   (aiohttp's low-level server API). :meth:`HeaderDeadlines.protocol_factory` wraps each
-  protocol it makes in :class:`Guard`, an ``asyncio.Protocol`` that hands every call on
+  protocol it makes in :class:`_Guarded`, an ``asyncio.Protocol`` that hands every call on
   unchanged and arms the deadline: when the connection opens, and at the first byte after
   an answer (the next head; a kept-alive connection that sends nothing stays with the
   keep-alive timer).
 - aiohttp runs the application only once a request's head is parsed, and
   ``request.transport`` is the transport the protocol got in ``connection_made``.
-  :func:`guard_of` finds a request's connection by that transport: the app's one middleware
-  (``ingress.middleware.errors``) and :func:`head_received` (for the ``Expect`` handler, which
-  runs before middlewares) clear the deadline through it, and the middleware marks the
-  connection answered once the handler returned.
+  :data:`middleware` (first in the chain) and :func:`head_received` (for the ``Expect``
+  handler, which runs before middlewares) clear the deadline by that transport.
 
 The upstream behaviour relied on: aiohttp's server protocol is a plain ``asyncio.Protocol``
 (not a ``BufferedProtocol``), never looks itself up through ``transport.get_protocol()``,
@@ -32,12 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class HeaderDeadlines:
@@ -46,7 +46,7 @@ class HeaderDeadlines:
     def __init__(self, timeout: float, on_expired: Callable[[], None] | None = None) -> None:
         self.timeout = timeout
         self._on_expired = on_expired
-        self._open: dict[asyncio.BaseTransport, Guard] = {}
+        self._open: dict[asyncio.BaseTransport, _Guarded] = {}
 
     def __len__(self) -> int:
         return len(self._open)
@@ -54,17 +54,27 @@ class HeaderDeadlines:
     def protocol_factory(self, server: Callable[[], asyncio.Protocol]) -> Callable[[], Any]:
         """``server`` (a ``web.Server``) with each of its protocols guarded."""
 
-        def guarded() -> Guard:
-            return Guard(server(), self)
+        def guarded() -> _Guarded:
+            return _Guarded(server(), self)
 
         return guarded
+
+    def head_received(self, transport: asyncio.BaseTransport | None) -> None:
+        guard = self._open.get(transport) if transport is not None else None
+        if guard is not None:
+            guard.head_received()
+
+    def answered(self, transport: asyncio.BaseTransport | None) -> None:
+        guard = self._open.get(transport) if transport is not None else None
+        if guard is not None:
+            guard.answered()
 
     def _expired(self) -> None:
         if self._on_expired is not None:
             self._on_expired()
 
 
-class Guard(asyncio.Protocol):
+class _Guarded(asyncio.Protocol):
     """aiohttp's protocol for one connection, with the head deadline around it."""
 
     def __init__(self, inner: asyncio.Protocol, deadlines: HeaderDeadlines) -> None:
@@ -130,17 +140,22 @@ class Guard(asyncio.Protocol):
 DEADLINES = web.AppKey("header_deadlines", HeaderDeadlines)
 
 
-def guard_of(request: web.Request) -> Guard | None:
-    """The guarded connection ``request`` came on (None: not started through ingress.server)."""
-    deadlines = request.app.get(DEADLINES)
-    transport = request.transport
-    if deadlines is None or transport is None:
-        return None
-    return deadlines._open.get(transport)
-
-
 def head_received(request: web.Request) -> None:
     """Clear the head deadline of ``request``'s connection."""
-    guard = guard_of(request)
-    if guard is not None:
-        guard.head_received()
+    deadlines = request.app.get(DEADLINES)
+    if deadlines is not None:
+        deadlines.head_received(request.transport)
+
+
+@web.middleware
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The head is in: clear its deadline; once answered, the next byte starts a new one."""
+    deadlines = request.app.get(DEADLINES)
+    if deadlines is None:
+        return await handler(request)
+    transport = request.transport
+    deadlines.head_received(transport)
+    try:
+        return await handler(request)
+    finally:
+        deadlines.answered(transport)

@@ -22,7 +22,6 @@ from ingress.errors import (
     BadRequest,
     ExpectationFailed,
     ForbiddenSource,
-    IngressError,
     InvalidSignature,
     MethodNotAllowed,
     NotFound,
@@ -51,9 +50,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     _admit(request, context)
     endpoint = request.match_info["endpoint"]
     secrets = _secrets(endpoint, context)
-    body = _body_at_hand(request, context)
-    if body is None:
-        body = await _wait_for_body(request, context)
+    body = await _read_body(request, context)
     timestamp = _verify(request, body, secrets, context)
     delivery = Delivery(endpoint, body, timestamp, received_at_ms)
     record = record_for(delivery, context.settings.topics)
@@ -86,26 +83,22 @@ def _secrets(endpoint: str, context: IngressContext) -> tuple[str, ...]:
     return secrets
 
 
-def _body_at_hand(request: web.Request, context: IngressContext) -> bytes | None:
-    """The body if all of it came with the head (no await, no timer), else None.
-
-    ``request.read()`` would do the same with two awaits and two copies of the body;
-    the buffered body is taken as it is (``read_nowait``), with ``read()``'s size limit.
-    """
-    limit = context.settings.max_body_bytes
+async def _read_body(request: web.Request, context: IngressContext) -> bytes:
     length = request.content_length
-    if length is not None and length > limit:
+    if length is not None and length > context.settings.max_body_bytes:
         raise PayloadTooLarge()
-    content = request.content
-    if not content.is_eof():
-        return None
     try:
-        body = content.read_nowait()
-    except _BODY_ERRORS as exc:  # what the parser left on the stream
-        raise _body_error(exc) from None
-    if len(body) > limit:
-        raise PayloadTooLarge()
-    return body
+        if request.content.is_eof():  # the whole body came with the headers: no wait, no timer
+            return await request.read()
+        return await _wait_for_body(request, context)
+    except TimeoutError:
+        raise RequestTimeout() from None
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge() from None
+    except web.RequestPayloadError:
+        raise BadRequest(reason="undecodable_body") from None
+    except ConnectionResetError:
+        raise BadRequest(reason="incomplete_body") from None
 
 
 async def _wait_for_body(request: web.Request, context: IngressContext) -> bytes:
@@ -115,29 +108,8 @@ async def _wait_for_body(request: web.Request, context: IngressContext) -> bytes
     try:
         async with asyncio.timeout(BODY_READ_TIMEOUT):
             return await request.read()
-    except _BODY_ERRORS as exc:
-        raise _body_error(exc) from None
     finally:
         context.body_reads.give_back()
-
-
-_BODY_ERRORS = (
-    TimeoutError,
-    web.HTTPRequestEntityTooLarge,
-    web.RequestPayloadError,
-    ConnectionResetError,
-)
-
-
-def _body_error(exc: Exception) -> IngressError:
-    """The answer to a body that could not be read (one of ``_BODY_ERRORS``)."""
-    if isinstance(exc, TimeoutError):
-        return RequestTimeout()
-    if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        return PayloadTooLarge()
-    if isinstance(exc, web.RequestPayloadError):
-        return BadRequest(reason="undecodable_body")
-    return BadRequest(reason="incomplete_body")
 
 
 def _verify(

@@ -1,10 +1,4 @@
-"""The one place where errors become HTTP answers, and where outcomes are counted.
-
-It is the app's only middleware: it also clears the head deadline of the request's
-connection (:mod:`ingress.connections`) and marks the connection answered afterwards, which
-a middleware of its own did before. Each middleware is one more coroutine per request in
-aiohttp's chain; measured with the rest of that change in bench/README.md.
-"""
+"""The one place where errors become HTTP answers, and where outcomes are counted."""
 
 from __future__ import annotations
 
@@ -14,7 +8,6 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from ingress import connections
 from ingress.context import CONTEXT
 from ingress.errors import (
     IngressError,
@@ -73,9 +66,6 @@ def _from_aiohttp(exc: web.HTTPException) -> IngressError:
 
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    guard = connections.guard_of(request)
-    if guard is not None:
-        guard.head_received()
     try:
         response = await handler(request)
     except IngressError as exc:
@@ -91,9 +81,6 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         error = _from_aiohttp(exc)
         _record(request, error.code)
         return error_response(error)
-    finally:
-        if guard is not None:
-            guard.answered()
     outcome = request.get(OUTCOME)
     if outcome is not None:
         _record(request, outcome)

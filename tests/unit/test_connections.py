@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from ingress import connections, middleware, server
+from ingress import connections, server
 from ingress.settings import IngressSettings
 
 pytestmark = pytest.mark.asyncio
@@ -51,7 +51,7 @@ async def served() -> AsyncIterator[Served]:
     async def post(request: web.Request) -> web.Response:
         return web.Response(text=str(len(await request.read())))
 
-    app = web.Application(middlewares=[middleware.errors])
+    app = web.Application(middlewares=[connections.middleware])
     app.router.add_get("/", index)
     app.router.add_post("/", post)
     deadlines = connections.HeaderDeadlines(HEAD_TIMEOUT, lambda: _count())
@@ -141,7 +141,7 @@ async def test_closed_connections_are_forgotten(served: Served) -> None:
 
 
 async def test_aiohttp_server_protocol_is_a_plain_protocol() -> None:
-    """Guard hands on ``data_received``; a BufferedProtocol would be fed another way."""
+    """_Guarded hands on ``data_received``; a BufferedProtocol would be fed another way."""
     handler = web.Server(lambda request: _ok())()
     assert isinstance(handler, asyncio.Protocol)
     assert not isinstance(handler, asyncio.BufferedProtocol)
@@ -155,7 +155,7 @@ async def test_aiohttp_gives_the_app_the_transport_of_connection_made(served: Se
     await _answer(reader)
     (transport,) = served.transports
     assert transport is not None
-    assert isinstance(transport.get_protocol(), connections.Guard)
+    assert isinstance(transport.get_protocol(), connections._Guarded)
     assert transport in served.deadlines._open
     writer.close()
 
