@@ -110,9 +110,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ours-tree",
         type=Path,
+        action="append",
         default=None,
         help="experiment: also run the ingress of another source tree as 'ours-tree' "
-        "(e.g. a `git archive` of an older commit), to measure a change",
+        "(e.g. a `git archive` of an older commit), to measure a change; repeat it for more "
+        "trees, run as 'tree-<folder name>'",
     )
     parser.add_argument(
         "--baseline-linger-ms", type=int, default=0, help="baseline producer linger (default 0)"
@@ -140,10 +142,11 @@ def options_from(args: argparse.Namespace) -> Options:
     )
 
 
-def _variants(chosen: set[str], tree: Path | None) -> tuple[Variant, ...]:
+def _variants(chosen: set[str], trees: Sequence[Path] | None) -> tuple[Variant, ...]:
     variants = [v for v in VARIANTS + EXPERIMENTS if v.name in chosen]
-    if tree is not None:
-        variants.append(Variant("ours-tree", ours=True, uvloop=False, tree=tree.resolve()))
+    for index, tree in enumerate(trees or ()):
+        name = "ours-tree" if index == 0 else f"tree-{tree.name}"
+        variants.append(Variant(name, ours=True, uvloop=False, tree=tree.resolve()))
     return tuple(variants)
 
 
@@ -313,7 +316,10 @@ def _cell(
     broker = kafka_admin.broker_pid(options.bootstrap)
     time.sleep(0.5)
     with Sampler(server.pid) as ingress, Sampler(broker or server.pid) as broker_usage:
-        result = run_wrk(port, PATH, level, seconds, requests_file, options.client_cpus)
+        try:
+            result = run_wrk(port, PATH, level, seconds, requests_file, options.client_cpus)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{variant.name}: {exc}\n{_log_tail(server)}") from None
     return {
         "variant": variant.name,
         "concurrency": level,
@@ -332,6 +338,16 @@ def _cell(
         "broker": broker_usage.usage.to_dict() if broker else None,
         "load_generator": result.usage.to_dict(),
     }
+
+
+def _log_tail(server: Server, lines: int = 30) -> str:
+    """The end of a server's log, and whether it is still running (for a failed cell)."""
+    state = "running" if server.process.poll() is None else f"exited {server.process.returncode}"
+    try:
+        tail = server.log_path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        tail = []
+    return f"{server.name} ({state}), log:\n" + "\n".join(tail)
 
 
 def _describe(cell: dict[str, Any]) -> str:

@@ -29,7 +29,6 @@ from common.kafka import KafkaSettings, KafkaSettingsError
 from common.kafka_access import check_access
 from ingress.deadline import Deadlines
 from ingress.errors import BrokerUnavailable
-from ingress.partitioner import KeyHashPartitioner
 from ingress.prom import IngressMetrics
 from ingress.records import Record
 
@@ -114,11 +113,9 @@ class Publisher:
         deadlines = self._deadlines
         task = deadlines.start()  # as `asyncio.timeout(config.timeout)`, without a timer each
         try:
-            # `send_and_wait`, written out (one coroutine less to resume)
-            delivered = await producer.send(
+            await producer.send_and_wait(
                 record.topic, record.value, key=record.key, headers=record.headers
             )
-            await delivered
         except asyncio.CancelledError as exc:
             if not deadlines.expired(task):
                 raise
@@ -221,7 +218,6 @@ class Publisher:
             enable_idempotence=True,
             linger_ms=config.linger_ms,
             compression_type=None if config.compression == "none" else config.compression,
-            partitioner=KeyHashPartitioner(),
             max_batch_size=_MAX_BATCH_BYTES,
             max_request_size=max(1024 * 1024, config.max_record_bytes + 64 * 1024),
             request_timeout_ms=max(int(config.timeout * 1000), 5000),
