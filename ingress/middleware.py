@@ -9,12 +9,7 @@ import orjson
 from aiohttp import web
 
 from ingress.context import CONTEXT
-from ingress.errors import (
-    IngressError,
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
-)
+from ingress.errors import IngressError, PayloadTooLarge
 
 #: Refusals log under ``ingress.refused.<code>``: common.logs lets each through once per 10 s.
 REFUSED_LOGGER = "ingress.refused"
@@ -23,9 +18,10 @@ LOGGED_PATH_CHARS = 64
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+#: aiohttp's own refusals that have a code of ours. Unknown paths and methods never reach
+#: aiohttp's 404 and 405: the routes end in catch-alls that raise ours
+#: (``ingress.app._routes``).
 _AIOHTTP_ERRORS: dict[int, type[IngressError]] = {
-    404: NotFound,
-    405: MethodNotAllowed,
     413: PayloadTooLarge,
 }
 

@@ -52,6 +52,14 @@ def doc(description: str, **extra: Any) -> dict[str, Any]:
     return {"description": description, **extra}
 
 
+#: The documentation of the fields that identify a transaction, in every record that has them.
+_TRANSACTION_ID = doc("FedaPay transaction id (entity.id), as a string.")
+_ENDPOINT = doc(
+    "The webhook endpoint (fedapay-endpoint) of the transaction, e.g. live or sandbox: "
+    "live and sandbox number transactions independently, so a transaction is "
+    "(endpoint, transaction_id). Null when the raw record had no endpoint header."
+)
+
 _LAYOUTS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
@@ -135,14 +143,8 @@ class StatusRecord(_RecordValue):
     endpoint header): one latest record per (endpoint, transaction).
     """
 
-    transaction_id: str = field(metadata=doc("FedaPay transaction id (entity.id), as a string."))
-    endpoint: str | None = field(
-        metadata=doc(
-            "The webhook endpoint (fedapay-endpoint) of the transaction, e.g. live or sandbox: "
-            "live and sandbox number transactions independently, so a transaction is "
-            "(endpoint, transaction_id). Null when the raw record had no endpoint header."
-        )
-    )
+    transaction_id: str = field(metadata=_TRANSACTION_ID)
+    endpoint: str | None = field(metadata=_ENDPOINT)
     status: Status = field(metadata=doc("The status now derived for the transaction."))
     previous_status: Status | None = field(
         metadata=doc("The status derived before this one, or null for the first one seen.")
@@ -178,14 +180,8 @@ class Anomaly(_RecordValue):
     """
 
     kind: AnomalyKind = field(metadata=doc("What is wrong."))
-    transaction_id: str = field(metadata=doc("FedaPay transaction id (entity.id), as a string."))
-    endpoint: str | None = field(
-        metadata=doc(
-            "The webhook endpoint (fedapay-endpoint) of the transaction, e.g. live or sandbox: "
-            "live and sandbox number transactions independently, so a transaction is "
-            "(endpoint, transaction_id). Null when the raw record had no endpoint header."
-        )
-    )
+    transaction_id: str = field(metadata=_TRANSACTION_ID)
+    endpoint: str | None = field(metadata=_ENDPOINT)
     from_status: str | None = field(
         metadata=doc("The earlier status of the offending pair (or the status kept).")
     )
