@@ -31,7 +31,7 @@ sought back), so it is new, and the count moves down to it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -60,8 +60,6 @@ class _Partition:
     refetch: int | None = None
     #: When it was asked (the tracker's clock).
     refetch_at: float = 0.0
-    #: When a record was last handed over as new (the tracker's clock).
-    handed_at: float = 0.0
     #: True when the count started at the committed offset (below it is done), False when
     #: it started at the first record handed over (below it is unknown).
     anchored: bool = True
@@ -108,14 +106,12 @@ class OffsetTracker:
             state = _Partition(
                 generation, start, start, anchored=committed is not None, start=start
             )
-            state.handed_at = self._clock()
             self._partitions[partition] = state
         if offset < state.start and _never_handed(state, offset, committed):
             state.extend_down(offset)
         if offset < state.frontier or offset in state.handed:
             return OffsetCheck(Verdict.REPEAT)
         state.handed.add(offset)
-        state.handed_at = self._clock()
         missing_from = None
         if offset > state.contiguous and state.refetch != state.contiguous:
             missing_from = state.refetch = state.contiguous
@@ -124,31 +120,24 @@ class OffsetTracker:
             state.contiguous += 1
         return OffsetCheck(Verdict.NEW, missing_from)
 
-    def overdue(
-        self, generation: int, ends: Mapping[int, int] | None = None
-    ) -> Iterator[tuple[int, int]]:
-        """``(partition, offset)`` of each partition of ``generation`` whose records stopped
-        coming: ask for them again from ``offset``, the first one not handed over.
+    def overdue(self, generation: int) -> Iterator[tuple[int, int]]:
+        """``(partition, offset)`` of each gap of ``generation`` whose re-fetch was asked for
+        more than :data:`REFETCH_AGAIN_SECONDS` ago and has not filled it: ask again from
+        ``offset``.
 
-        * A gap whose re-fetch was asked for more than :data:`REFETCH_AGAIN_SECONDS` ago
-          and has not filled it. A re-fetch can fail to come (the seek undone, the records
-          dropped again): with one request per gap, nothing would ask again before the next
-          generation, and the partition's commits would stay at the gap (the torture found
-          one such stall).
-        * A tail that never came: ``ends`` (partition -> its end offset as the consumer
-          knows it) says records follow the last one handed over, and none was handed over
-          (nor asked for) for :data:`REFETCH_AGAIN_SECONDS`. Records dropped with no later
-          one handed over leave no gap to see (the torture found one such stall: a
-          partition's last 14 records never reached the agent after a seek back).
+        A re-fetch can fail to come (the seek undone, the records dropped again): with one
+        request per gap, nothing would ask again before the next generation, and the
+        partition's commits would stay at the gap (the torture found one such stall).
         """
         now = self._clock()
         for partition, state in self._partitions.items():
             if state.generation != generation:
                 continue
-            end = (ends or {}).get(partition)
-            if _gap_overdue(state, now) or _tail_overdue(state, now, end):
-                state.refetch, state.refetch_at = state.contiguous, now
-                yield partition, state.contiguous
+            gap_open = any(offset > state.contiguous for offset in state.handed)
+            if not gap_open or now - state.refetch_at < REFETCH_AGAIN_SECONDS:
+                continue
+            state.refetch, state.refetch_at = state.contiguous, now
+            yield partition, state.contiguous
 
     def counting(self, partition: int, generation: int) -> bool:
         """Whether ``partition`` already has a count in ``generation`` (so the caller need
@@ -171,16 +160,6 @@ class OffsetTracker:
         """The highest offset a commit of ``partition`` may name (its first unfinished)."""
         state = self._partitions.get(partition)
         return None if state is None else state.frontier
-
-
-def _gap_overdue(state: _Partition, now: float) -> bool:
-    gap_open = any(offset > state.contiguous for offset in state.handed)
-    return gap_open and now - state.refetch_at >= REFETCH_AGAIN_SECONDS
-
-
-def _tail_overdue(state: _Partition, now: float, end: int | None) -> bool:
-    quiet_since = max(state.handed_at, state.refetch_at)
-    return end is not None and end > state.contiguous and now - quiet_since >= REFETCH_AGAIN_SECONDS
 
 
 def _never_handed(state: _Partition, offset: int, committed: int | None) -> bool:

@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
@@ -131,16 +123,14 @@ async def _fresh(app: BridgeApp, batch: Sequence[EventT[Any]]) -> list[EventT[An
 
 
 async def refetch_overdue(app: BridgeApp) -> None:
-    """Seek again to the raw records that stopped coming (:meth:`OffsetTracker.overdue`: a
-    gap whose re-fetch did not come, a tail never handed over), between batches, for the
-    partitions this consumer holds now."""
+    """Seek again to the raw gaps whose re-fetch did not come (:meth:`OffsetTracker.overdue`),
+    between batches, for the partitions this consumer holds now."""
     consumer = cast(GuardedConsumer, app.consumer)
     if app.rebalancing:
         return
     async with app.processing_guard:
         assigned = consumer.assignment()
-        ends = _raw_ends(consumer, app.raw_topic, assigned)
-        for partition, offset in list(app.offsets.overdue(app.consumer_generation_id, ends)):
+        for partition, offset in list(app.offsets.overdue(app.consumer_generation_id)):
             tp = TP(app.raw_topic, partition)
             if tp not in assigned:
                 continue
@@ -149,17 +139,6 @@ async def refetch_overdue(app: BridgeApp) -> None:
                 extra={"partition": partition, "from_offset": offset},
             )
             await consumer.seek(tp, offset)
-
-
-def _raw_ends(consumer: GuardedConsumer, raw_topic: str, assigned: Iterable[TP]) -> dict[int, int]:
-    """The end offset of each assigned raw partition, as far as the consumer knows it."""
-    ends: dict[int, int] = {}
-    for tp in assigned:
-        if tp.topic == raw_topic:
-            end = consumer.highwater(tp)
-            if end is not None:
-                ends[tp.partition] = int(end)
-    return ends
 
 
 def raw_record(message: Any) -> RawRecord:

@@ -105,7 +105,6 @@ async def test_an_overdue_refetch_seeks_again(
 ) -> None:
     consumer = _Consumer(10, 10)
     consumer.assignment = lambda: assigned  # type: ignore[attr-defined]
-    consumer.highwater = lambda tp: None  # type: ignore[attr-defined]
     clock = [0.0]
     the_app: Any = SimpleNamespace(
         raw_topic=RAW,
@@ -117,38 +116,6 @@ async def test_an_overdue_refetch_seeks_again(
     )
     await agent._fresh(the_app, [_event(10), _event(13)])
     consumer.sought.clear()
-    clock[0] += 60
-
-    await agent.refetch_overdue(the_app)
-
-    assert consumer.sought == sought
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize(
-    ("highwater", "sought"),
-    [
-        (15, [(TP(RAW, 0), 12)]),  # records 12-14 never came
-        (12, []),  # caught up
-        (None, []),  # the consumer does not know the end yet
-    ],
-)
-async def test_a_tail_that_never_came_is_fetched_again(
-    highwater: int | None, sought: list[tuple[TP, int]]
-) -> None:
-    consumer = _Consumer(10, 10)
-    consumer.assignment = lambda: {TP(RAW, 0), TP("r.other", 0)}  # type: ignore[attr-defined]
-    consumer.highwater = lambda tp: highwater if tp.topic == RAW else 99  # type: ignore[attr-defined]
-    clock = [0.0]
-    the_app: Any = SimpleNamespace(
-        raw_topic=RAW,
-        consumer=consumer,
-        offsets=OffsetTracker(lambda: clock[0]),
-        rebalancing=False,
-        processing_guard=_Guard(),
-        consumer_generation_id=1,
-    )
-    await agent._fresh(the_app, [_event(10), _event(11)])
     clock[0] += 60
 
     await agent.refetch_overdue(the_app)
