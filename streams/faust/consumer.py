@@ -185,17 +185,32 @@ class GuardedConsumer(AIOKafkaConsumer):
 
         Faust returns the end of the first run of consecutive acked offsets
         (``None``: nothing to commit), wherever that run starts, and acks records
-        it skips in a rebalance.
+        it skips in a rebalance. It also *removes* that run from its acked offsets
+        (``Consumer._acked``): a run that goes past the cap must not reach it, or the
+        acks above the cap are gone when the cap moves on, and Faust never commits
+        the partition again (it waits for an acked offset right after the committed
+        one). Found by the torture (issue 12): after a seek back, the records handed
+        over before it were acked, their run went past the first missing record,
+        and the partition's commits stopped where the seek went. Faust therefore sees
+        only the acked offsets below the cap; the others stay for later commits.
         """
-        offset: int | None = super()._new_offset(tp)
         app = cast("BridgeApp", self.app)
-        if offset is None or tp.topic != app.raw_topic:
-            return offset
+        if tp.topic != app.raw_topic:
+            plain: int | None = super()._new_offset(tp)
+            return plain
         cap = app.offsets.committable(tp.partition)
         committed = self.committed(tp)
         if cap is None or (committed is not None and cap <= committed):
             return None
-        return min(offset, cap)
+        acked = self._acked[tp]
+        above = [offset for offset in acked if offset >= cap]
+        if above:
+            acked[:] = [offset for offset in acked if offset < cap]
+        try:
+            offset: int | None = super()._new_offset(tp)
+        finally:
+            acked.extend(above)
+        return None if offset is None else min(offset, cap)
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)

@@ -60,6 +60,7 @@ PINNED: dict[str, str] = {
     "GuardedConsumer._new_offset": "test_new_offset_and_committed_offset",
     "GuardedConsumer.committed": "test_new_offset_and_committed_offset",
     "_committed_offset": "test_new_offset_and_committed_offset",
+    "_acked": "test_acks_above_the_cap_stay_for_later_commits",
     "GuardedConsumer._new_consumer_thread": "test_worker_consumer_long_polls",
     "GuardedConsumer.highwaters": "test_recovery_highwaters",
     "_thread": "test_recovery_highwaters",
@@ -487,6 +488,36 @@ async def test_new_offset_and_committed_offset(monkeypatch: pytest.MonkeyPatch) 
     await ours.consumer.commit()
     assert commits == [({tp: 6}, True)]  # 6 was acked, but is not finished
     assert ours.consumer.committed(tp) == 6
+
+
+@pytest.mark.asyncio
+async def test_acks_above_the_cap_stay_for_later_commits(monkeypatch: pytest.MonkeyPatch) -> None:
+    tp = TP(RAW, 0)
+    # Faust removes the run of acked offsets it returns from its acked offsets.
+    plain = make_app()
+    plain.consumer._committed_offset[tp] = 10
+    _acked(plain.consumer, tp, [11, 12, 13])
+    assert plain.consumer._new_offset(tp) == 14
+    assert plain.consumer._acked[tp] == []
+
+    # Ours: 11-13 finished and acked before 10 (a seek back to 10): no commit may pass 10,
+    # and once 10 is finished the commit goes to 14, not to 11 and then nowhere.
+    ours = make_app(app.BridgeApp)
+    commits = _committing(monkeypatch, ours, tp)
+    ours.consumer._committed_offset[tp] = 10
+    for offset in (11, 12, 13):
+        ours.offsets.observe(0, 1, offset, 10)
+        ours.offsets.finished(0, offset)
+    _acked(ours.consumer, tp, [11, 12, 13])
+    await ours.consumer.commit()
+    assert commits == []
+    assert sorted(ours.consumer._acked[tp]) == [11, 12, 13]
+    ours.offsets.observe(0, 1, 10, 10)
+    ours.offsets.finished(0, 10)
+    ours.consumer._acked[tp].append(10)
+    ours.consumer._acked_index[tp].add(10)
+    await ours.consumer.commit()
+    assert commits == [({tp: 14}, True)]
 
 
 async def _fetcher_loop(
