@@ -6,10 +6,10 @@ are done, wherever that run starts: a record that never reached the agent
 as soon as a later record is acked. It also acks records on its own (those it
 skips in a rebalance). Raw records come from a non-transactional producer, so
 their offsets are contiguous: the worker tracks the offsets it finished since
-the partition's committed offset, and :meth:`OffsetTracker.committable` caps
-every commit at the first one it has not finished. A record missing from the
-stream is fetched again (the caller seeks back to it); a record handed over a
-second time is recognised and skipped.
+the partition's committed offset, and every commit names the first one it has
+not finished (:meth:`OffsetTracker.committable`), whatever Faust's acks say.
+A record missing from the stream is fetched again (the caller seeks back to it);
+a record handed over a second time is recognised and skipped.
 
 The agent anchors each generation's count where the group reads the partition
 from: Faust's committed offset when it knows it, else the broker's (the
@@ -127,7 +127,7 @@ class OffsetTracker:
 
         A re-fetch can fail to come (the seek undone, the records dropped again): with one
         request per gap, nothing would ask again before the next generation, and the
-        partition's commits would stay at the gap (the torture found one such stall).
+        partition's commits would stay at the gap.
         """
         now = self._clock()
         for partition, state in self._partitions.items():
@@ -156,10 +156,18 @@ class OffsetTracker:
             state.handed.discard(state.frontier)
             state.frontier += 1
 
-    def committable(self, partition: int) -> int | None:
-        """The highest offset a commit of ``partition`` may name (its first unfinished)."""
+    def committable(self, partition: int, generation: int) -> int | None:
+        """The offset a commit of ``partition`` names in ``generation``: its first unfinished.
+
+        ``None`` until the partition has a count in ``generation``: what an earlier generation
+        finished may not have been committed (an exactly-once transaction aborted when the
+        partition was revoked), and the group reads the partition again from its committed
+        offset.
+        """
         state = self._partitions.get(partition)
-        return None if state is None else state.frontier
+        if state is None or state.generation != generation:
+            return None
+        return state.frontier
 
 
 def _never_handed(state: _Partition, offset: int, committed: int | None) -> bool:

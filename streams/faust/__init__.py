@@ -31,8 +31,10 @@ fails when an override or a private upstream name used here is not listed):
   seek back is not undone by records fetched before it (Faust's fetcher loop would raise
   the read offset past the target again and drop the records sought back to).
 * ``GuardedConsumer._new_offset`` and ``GuardedConsumer.committed``
-  (``_committed_offset``, ``_acked``): commits never pass an unfinished raw offset, and the
-  acks above that offset stay for later commits.
+  (``_committed_offset``, ``_acked``, ``_acked_index``, ``_gap``): a raw partition's
+  commits name its first unfinished offset in the consumer generation, not the end of
+  Faust's acks (which can stop for good after a seek back); Faust's acks and gaps below it
+  are dropped.
 * ``GuardedConsumer._new_consumer_thread``: uses ``ShortPollConsumerThread``.
 * ``GuardedConsumer.highwaters`` (``_thread``, ``_ensure_consumer``): changelog end
   offsets from the broker for recovery, not -1 after a rebalance; ``start_offset``

@@ -52,11 +52,10 @@ class FencedReadOffsets(defaultdict[TP, int | None]):
     records it fetches later below the read offset. ``Consumer.seek`` sets the read offset to
     its target, but records fetched before the seek and not handed over yet keep coming and
     raise it again: the records the seek was for are then dropped when they are fetched again,
-    and the partition stalls (its commits stay at the target) until a newer record shows the
-    gap again. Found by the torture (issue 12): 1 exactly-once run in 20 of a worker killed
-    during a rebalance stalled that way. After :meth:`fence`, the read offset stays at the
-    target until a record at or before it is handed over. A revoked or newly assigned
-    partition (``pop``, ``del``, ``update``) is not fenced any more.
+    and they reach the stream only when the agent sees the gap again and seeks once more.
+    After :meth:`fence`, the read offset stays at the target until a record at or before it
+    is handed over. A revoked or newly assigned partition (``pop``, ``del``, ``update``) is
+    not fenced any more.
 
     If the target no longer exists on the broker (deleted by retention before this group
     read it), the fence stays until the partition is reassigned; every record still reaches
@@ -180,37 +179,43 @@ class GuardedConsumer(AIOKafkaConsumer):
         return offset
 
     def _new_offset(self, tp: TP) -> int | None:
-        """Faust's next commit offset of ``tp``, capped at the first raw offset the agent
-        has not finished (see :mod:`streams.offsets`).
+        """The next commit offset of ``tp``: for a raw partition, the first raw offset the
+        agent has not finished in this consumer generation (see :mod:`streams.offsets`),
+        not Faust's.
 
-        Faust returns the end of the first run of consecutive acked offsets
-        (``None``: nothing to commit), wherever that run starts, and acks records
-        it skips in a rebalance. It also *removes* that run from its acked offsets
-        (``Consumer._acked``): a run that goes past the cap must not reach it, or the
-        acks above the cap are gone when the cap moves on, and Faust never commits
-        the partition again (it waits for an acked offset right after the committed
-        one). Found by the torture (issue 12): after a seek back, the records handed
-        over before it were acked, their run went past the first missing record,
-        and the partition's commits stopped where the seek went. Faust therefore sees
-        only the acked offsets below the cap; the others stay for later commits.
+        Faust returns the end of the first run of consecutive acked offsets (``None``:
+        nothing to commit), wherever that run starts, acks records it skips in a
+        rebalance, and fills its acked offsets with the "gaps" its fetcher loop records
+        when a record's offset jumps past the read offset (``_gap``, from
+        ``Consumer._add_gap``). It also *removes* the run it returns from its acked
+        offsets (``_acked``). Capping its answer was not enough: found by the torture
+        (issue 12), a run that went past the cap (acks of records handed over before a
+        seek back, or gap offsets) was removed whole while the commit stopped at the cap,
+        and Faust then waited for acks that were gone: the partition's commits stopped
+        for good. The tracker alone decides; Faust's acks and gaps of the partition below
+        the new offset are dropped so they do not pile up.
         """
         app = cast("BridgeApp", self.app)
         if tp.topic != app.raw_topic:
             plain: int | None = super()._new_offset(tp)
             return plain
-        cap = app.offsets.committable(tp.partition)
+        offset = app.offsets.committable(tp.partition, app.consumer_generation_id)
         committed = self.committed(tp)
-        if cap is None or (committed is not None and cap <= committed):
+        if offset is None or (committed is not None and offset <= committed):
             return None
+        self._forget_acks(tp, below=offset)
+        return offset
+
+    def _forget_acks(self, tp: TP, below: int) -> None:
+        """Drop Faust's acks of ``tp`` below ``below`` (``_acked``, ``_acked_index``: the
+        commit to ``below`` covers them) and its gaps of ``tp`` (``_gap``): only Faust's
+        own ``_new_offset``, not used for raw partitions, would remove them."""
         acked = self._acked[tp]
-        above = [offset for offset in acked if offset >= cap]
-        if above:
-            acked[:] = [offset for offset in acked if offset < cap]
-        try:
-            offset: int | None = super()._new_offset(tp)
-        finally:
-            acked.extend(above)
-        return None if offset is None else min(offset, cap)
+        done = [offset for offset in acked if offset < below]
+        if done:
+            acked[:] = [offset for offset in acked if offset >= below]
+            self._acked_index[tp].difference_update(done)
+        self._gap.pop(tp, None)
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)

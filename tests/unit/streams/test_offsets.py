@@ -21,7 +21,7 @@ def run(
         seen.append((observed.verdict, observed.missing_from))
         if observed.verdict is NEW:
             tracker.finished(0, offset)
-    return seen, tracker.committable(0)
+    return seen, tracker.committable(0, steps[-1][0])
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_without_a_committed_offset_the_first_record_starts_the_count() -> None:
 
 
 def test_nothing_observed_nothing_committable() -> None:
-    assert OffsetTracker().committable(3) is None
+    assert OffsetTracker().committable(3, 1) is None
 
 
 def test_a_batch_hands_over_in_order_before_any_is_finished() -> None:
@@ -84,7 +84,7 @@ def test_a_batch_hands_over_in_order_before_any_is_finished() -> None:
         (NEW, None),
         (REPEAT, None),
     ]
-    assert tracker.committable(0) == 10  # nothing finished yet
+    assert tracker.committable(0, 1) == 10  # nothing finished yet
 
 
 def test_an_unfinished_record_holds_the_commit_back() -> None:
@@ -94,7 +94,7 @@ def test_an_unfinished_record_holds_the_commit_back() -> None:
     tracker.finished(0, 10)
     tracker.finished(0, 12)
 
-    assert tracker.committable(0) == 11
+    assert tracker.committable(0, 1) == 11
 
 
 def test_records_below_a_start_without_commit_are_new() -> None:
@@ -106,10 +106,10 @@ def test_records_below_a_start_without_commit_are_new() -> None:
     for offset in (13, 14):
         assert tracker.observe(0, 2, offset, None).verdict is NEW
         tracker.finished(0, offset)
-    assert tracker.committable(0) == 15
+    assert tracker.committable(0, 2) == 15
 
     assert tracker.observe(0, 2, 10, 10).verdict is NEW  # the committed offset is known now
-    assert tracker.committable(0) == 10
+    assert tracker.committable(0, 2) == 10
     tracker.finished(0, 10)
     assert [tracker.observe(0, 2, offset, 10).verdict for offset in (11, 12, 13, 14)] == [
         NEW,
@@ -118,9 +118,9 @@ def test_records_below_a_start_without_commit_are_new() -> None:
         REPEAT,
     ]
     tracker.finished(0, 11)
-    assert tracker.committable(0) == 12
+    assert tracker.committable(0, 2) == 12
     tracker.finished(0, 12)
-    assert tracker.committable(0) == 15
+    assert tracker.committable(0, 2) == 15
     assert tracker.observe(0, 2, 15, 10) == OffsetCheck(NEW)
 
 
@@ -129,7 +129,17 @@ def test_below_the_committed_offset_stays_a_repeat_without_an_anchored_start() -
     tracker.observe(0, 2, 13, None)
 
     assert tracker.observe(0, 2, 9, 10).verdict is REPEAT
-    assert tracker.committable(0) == 13
+    assert tracker.committable(0, 2) == 13
+
+
+def test_nothing_committable_in_a_generation_without_a_count() -> None:
+    """What an earlier generation finished may have been aborted with its transactions."""
+    tracker = OffsetTracker()
+    tracker.observe(0, 1, 10, 10)
+    tracker.finished(0, 10)
+
+    assert tracker.committable(0, 1) == 11
+    assert tracker.committable(0, 2) is None
 
 
 def test_counting_is_per_generation() -> None:

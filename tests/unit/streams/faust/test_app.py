@@ -48,7 +48,7 @@ def test_build(guarantee: str, tmp_path: Path) -> None:
     assert isinstance(worker.app.consumer, GuardedConsumer)
     assert isinstance(worker.app, app.BridgeApp)
     assert worker.app.raw_topic == "p.raw"
-    assert worker.app.offsets.committable(0) is None
+    assert worker.app.offsets.committable(0, worker.app.consumer_generation_id) is None
     assert not worker.app.processing_guard.locked()
 
 

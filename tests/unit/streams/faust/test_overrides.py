@@ -60,7 +60,9 @@ PINNED: dict[str, str] = {
     "GuardedConsumer._new_offset": "test_new_offset_and_committed_offset",
     "GuardedConsumer.committed": "test_new_offset_and_committed_offset",
     "_committed_offset": "test_new_offset_and_committed_offset",
-    "_acked": "test_acks_above_the_cap_stay_for_later_commits",
+    "_acked": "test_raw_commits_follow_the_tracker_not_faust_acks",
+    "_acked_index": "test_raw_commits_follow_the_tracker_not_faust_acks",
+    "_gap": "test_raw_commits_follow_the_tracker_not_faust_acks",
     "GuardedConsumer._new_consumer_thread": "test_worker_consumer_long_polls",
     "GuardedConsumer.highwaters": "test_recovery_highwaters",
     "_thread": "test_recovery_highwaters",
@@ -356,6 +358,13 @@ def _acked(the_consumer: Any, tp: TP, offsets: list[int]) -> None:
     the_consumer._acked_index[tp] = set(offsets)
 
 
+def _finished(the_app: Any, offsets: list[int], committed: int | None = None) -> None:
+    """Raw partition 0's ``offsets`` handed over and finished in the app's generation."""
+    for offset in offsets:
+        the_app.offsets.observe(0, the_app.consumer_generation_id, offset, committed)
+        the_app.offsets.finished(0, offset)
+
+
 @pytest.mark.asyncio
 async def test_commits_go_through_commit_and_hold_the_guard(
     monkeypatch: pytest.MonkeyPatch,
@@ -370,9 +379,7 @@ async def test_commits_go_through_commit_and_hold_the_guard(
     the_app = make_app(app.BridgeApp)
     tp = TP(RAW, 0)
     commits = _committing(monkeypatch, the_app, tp)
-    for offset in (0, 1):
-        the_app.offsets.observe(0, 1, offset, None)
-        the_app.offsets.finished(0, offset)
+    _finished(the_app, [0, 1])
     _acked(the_app.consumer, tp, [0, 1])
 
     await the_app.consumer.commit()
@@ -434,11 +441,10 @@ async def test_no_commit_while_the_transactions_are_ended(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(ours.producer, "maybe_begin_transaction", begin)
     monkeypatch.setattr(type(ours), "assignor", _assignor(standby=set()))
-    for offset in (0, 1, 2):
-        ours.offsets.observe(0, 1, offset, None)
-        ours.offsets.finished(0, offset)
+    _finished(ours, [0])
     _acked(ours.consumer, tp, [0])
     await ours.consumer.commit_and_end_transactions()
+    _finished(ours, [1])
     _acked(ours.consumer, tp, [0, 1])
     await ours.consumer.commit()
     await ours.consumer.commit_and_end_transactions()
@@ -452,11 +458,10 @@ async def test_no_commit_while_the_transactions_are_ended(monkeypatch: pytest.Mo
     # At least once, commits go on (they end no transaction).
     alo = make_app(app.BridgeApp)
     commits = _committing(monkeypatch, alo, tp)
-    for offset in (0, 1):
-        alo.offsets.observe(0, 1, offset, None)
-        alo.offsets.finished(0, offset)
+    _finished(alo, [0])
     _acked(alo.consumer, tp, [0])
     await alo.consumer.commit_and_end_transactions()
+    _finished(alo, [1])
     _acked(alo.consumer, tp, [0, 1])
     await alo.consumer.commit()
     assert commits == [({tp: 1}, True), ({tp: 2}, True)]
@@ -482,7 +487,7 @@ async def test_new_offset_and_committed_offset(monkeypatch: pytest.MonkeyPatch) 
     ours = make_app(app.BridgeApp)
     commits = _committing(monkeypatch, ours, tp)
     for offset in (5, 6):
-        ours.offsets.observe(0, 1, offset, None)
+        ours.offsets.observe(0, ours.consumer_generation_id, offset, None)
     ours.offsets.finished(0, 5)
     _acked(ours.consumer, tp, [5, 6])
     await ours.consumer.commit()
@@ -491,33 +496,50 @@ async def test_new_offset_and_committed_offset(monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.asyncio
-async def test_acks_above_the_cap_stay_for_later_commits(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_raw_commits_follow_the_tracker_not_faust_acks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tp = TP(RAW, 0)
-    # Faust removes the run of acked offsets it returns from its acked offsets.
+    # Faust removes the run of acked offsets it returns from its acked offsets ...
     plain = make_app()
     plain.consumer._committed_offset[tp] = 10
     _acked(plain.consumer, tp, [11, 12, 13])
     assert plain.consumer._new_offset(tp) == 14
     assert plain.consumer._acked[tp] == []
+    # ... and fills them with the gaps its fetcher loop recorded (offsets never handed over).
+    assert "self._gap[tp]" in inspect.getsource(FaustConsumer._new_offset)
+    plain.consumer._committed_offset[tp] = 14
+    await plain.consumer._add_gap(tp, 15, 19)
+    _acked(plain.consumer, tp, [14, 20])
+    assert plain.consumer._new_offset(tp) == 21
+    assert not plain.consumer._gap[tp]
 
-    # Ours: 11-13 finished and acked before 10 (a seek back to 10): no commit may pass 10,
-    # and once 10 is finished the commit goes to 14, not to 11 and then nowhere.
+    # Ours: 11-13 finished and acked before 10 (a seek back to 10), and a gap recorded
+    # past them: no commit passes 10 ...
     ours = make_app(app.BridgeApp)
     commits = _committing(monkeypatch, ours, tp)
     ours.consumer._committed_offset[tp] = 10
-    for offset in (11, 12, 13):
-        ours.offsets.observe(0, 1, offset, 10)
-        ours.offsets.finished(0, offset)
+    _finished(ours, [11, 12, 13], committed=10)
     _acked(ours.consumer, tp, [11, 12, 13])
+    await ours.consumer._add_gap(tp, 14, 30)
     await ours.consumer.commit()
     assert commits == []
-    assert sorted(ours.consumer._acked[tp]) == [11, 12, 13]
-    ours.offsets.observe(0, 1, 10, 10)
-    ours.offsets.finished(0, 10)
-    ours.consumer._acked[tp].append(10)
-    ours.consumer._acked_index[tp].add(10)
+    # ... once 10 is finished the commit goes to 14, and Faust's acks and gaps below it go.
+    _finished(ours, [10], committed=10)
+    _acked(ours.consumer, tp, [10, 11, 12, 13])
     await ours.consumer.commit()
     assert commits == [({tp: 14}, True)]
+    assert (ours.consumer._acked[tp], ours.consumer._acked_index[tp]) == ([], set())
+    assert tp not in ours.consumer._gap
+    # Acks Faust lost do not hold the commit back: only the tracker counts.
+    _finished(ours, [14, 15], committed=14)
+    await ours.consumer.commit()
+    assert commits[-1] == ({tp: 16}, True)
+    # A new generation commits nothing before it has finished records of its own.
+    _finished(ours, [16], committed=16)
+    ours.consumer_generation_id += 1
+    await ours.consumer.commit()
+    assert commits[-1] == ({tp: 16}, True)
 
 
 async def _fetcher_loop(
@@ -628,7 +650,7 @@ def test_app_state_is_set_when_the_app_is_made() -> None:
     assert "options" in inspect.signature(faust.App.__init__).parameters
     the_app = make_app(app.BridgeApp)
 
-    assert (the_app.raw_topic, the_app.offsets.committable(0)) == (RAW, None)
+    assert (the_app.raw_topic, the_app.offsets.committable(0, 0)) == (RAW, None)
     assert not the_app.processing_guard.locked()
     assert not hasattr(the_app.conf, "raw_topic")
 
