@@ -62,6 +62,9 @@ class Variant:
     sampler: str | None = None
     #: Run the ingress from this source tree instead of this one.
     tree: Path | None = None
+    #: Server processes sharing the port (``SO_REUSEPORT``, :mod:`bench.experiments.reuseport`),
+    #: on both cores (shared with wrk and the broker) when there are several.
+    processes: int = 1
 
 
 VARIANTS = (
@@ -69,6 +72,7 @@ VARIANTS = (
     Variant("ours", ours=True, uvloop=False),
     Variant("baseline-uvloop", ours=False, uvloop=True),
     Variant("ours-uvloop", ours=True, uvloop=True),
+    Variant("ours-2proc", ours=True, uvloop=False, processes=2),
 )
 #: Variants for experiments only (``--variants``), not in the default run.
 EXPERIMENTS = (
@@ -76,6 +80,7 @@ EXPERIMENTS = (
     Variant("baseline-keyed", ours=False, uvloop=False, keyed=True),
     Variant("ours-traced", ours=True, uvloop=False, traced=True),
     Variant("ours-traced-unsampled", ours=True, uvloop=False, traced=True, sampler="always_off"),
+    Variant("baseline-2proc", ours=False, uvloop=False, processes=2),
 )
 
 
@@ -265,10 +270,14 @@ def _start(
             *(["--idempotent"] if variant.idempotent else []),
             *(["--keyed"] if variant.keyed else []),
         )  # fmt: skip
+    cpus = options.server_cpus
+    if variant.processes > 1:
+        command = python_command(
+            "bench.experiments.reuseport", str(variant.processes), *command[2:]
+        )
+        cpus = None if cpus is None else f"{cpus},{options.client_cpus}"
     cwd = variant.tree or ROOT
-    server = start_process(
-        variant.name, pinned(command, options.server_cpus), env, work / "logs", cwd
-    )
+    server = start_process(variant.name, pinned(command, cpus), env, work / "logs", cwd)
     started.append(server)
     wait_http_ok(port, "/readyz", 60, server)
     return server, port
@@ -418,6 +427,9 @@ def ratios(summary: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str,
         "ours_vs_baseline_uvloop": ("ours-uvloop", "baseline-uvloop"),
         "ours_uvloop_vs_ours": ("ours-uvloop", "ours"),
         "baseline_uvloop_vs_baseline": ("baseline-uvloop", "baseline"),
+        "ours_2proc_vs_ours": ("ours-2proc", "ours"),
+        "ours_2proc_vs_baseline": ("ours-2proc", "baseline"),
+        "baseline_2proc_vs_baseline": ("baseline-2proc", "baseline"),
     }
     out: dict[str, dict[str, Any]] = {}
     for label, (a, b) in pairs.items():

@@ -12,6 +12,7 @@ STYLE = {
     "baseline-uvloop": ("tab:gray", ":", "s"),
     "ours": ("tab:blue", "-", "o"),
     "ours-uvloop": ("tab:green", "-", "s"),
+    "ours-2proc": ("tab:purple", "-", "^"),
 }
 
 

@@ -94,7 +94,8 @@ def _ingress(document: dict[str, Any]) -> str:
         "### Ingress",
         "",
         f"wrk, {cfg['seconds_per_cell']:g} s per cell, {cfg['rounds']} interleaved rounds per "
-        f"level (median shown); server pinned to CPU {cfg['server_cpus']}, wrk to CPU "
+        f"level (median shown); server pinned to CPU {cfg['server_cpus']} (the 2-process "
+        f"variant, two processes sharing the port with SO_REUSEPORT, on both CPUs), wrk to CPU "
         f"{cfg['load_generator_cpus']}, broker unpinned. Run started "
         f"{document['conditions']['started_at']}.",
         "",
@@ -117,7 +118,8 @@ def _ingress(document: dict[str, Any]) -> str:
     lines += ["", "| ratio | conc. | throughput | p50 | p99 | CPU per request |",
               "|---|--:|--:|--:|--:|--:|"]  # fmt: skip
     order = ["ours_vs_baseline", "ours_vs_baseline_uvloop", "ours_uvloop_vs_ours",
-             "baseline_uvloop_vs_baseline"]  # fmt: skip
+             "baseline_uvloop_vs_baseline", "ours_2proc_vs_ours", "ours_2proc_vs_baseline",
+             "baseline_2proc_vs_baseline"]  # fmt: skip
     for label in sorted(ratios, key=lambda x: order.index(x) if x in order else len(order)):
         levels = ratios[label]
         for level in sorted(levels, key=int):
