@@ -489,7 +489,8 @@ load() { # <image>: pods use it with imagePullPolicy Never/IfNotPresent (no regi
 host_state() { # what `up` may touch on the host, and `down` must leave as it found it
   local s
   for s in "${SYSCTLS[@]}" net/ipv4/ip_forward; do echo "sysctl $s=$(cat "/proc/sys/$s")"; done
-  iptables-save 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
+  # A host with no iptables table loaded prints nothing (grep then finds no line: not an error).
+  { iptables-save 2>/dev/null || true; } | { grep -v '^#' || true; } | sed 's/\[[0-9]*:[0-9]*\]//'
   ip -o link show | awk '{print "link", $2}'
   ip route | sed 's/^/route /'
   for s in /run/netns/* "${HOST_DIRS[@]}" /sys/fs/cgroup/*/kubepods; do
