@@ -384,6 +384,10 @@ up() {
   rm -rf "$RUN"
   mkdir -p "$RUN"
   ls /run/netns >"$RUN/netns-before" 2>/dev/null || true
+  # `ip netns add` makes /run/netns a mount point (and the directory) when it is not one yet.
+  if ! mountpoint -q /run/netns 2>/dev/null; then
+    if [[ -d /run/netns ]]; then echo dir-kept; else echo dir-made; fi >"$RUN/netns-mount-made"
+  fi
   local dir
   for dir in "${HOST_DIRS[@]}"; do [[ -e "$dir" ]] || echo "$dir" >>"$RUN/host-dirs-made"; done
   ls /var/lib/cni/results >"$RUN/cni-results-before" 2>/dev/null || true
@@ -443,6 +447,15 @@ clean_host_dirs() {
   return 0
 }
 
+unmount_netns_dir() { # undo the /run/netns mount point `ip netns add` made, once it is empty
+  local made i
+  made="$(cat "$RUN/netns-mount-made" 2>/dev/null)" || return 0
+  [[ -z "$(ls -A /run/netns 2>/dev/null)" ]] || return 0
+  for i in 1 2 3; do mountpoint -q /run/netns && umount /run/netns; done
+  if [[ "$made" == dir-made ]]; then rmdir /run/netns 2>/dev/null || true; fi
+  return 0
+}
+
 down() {
   local name pid ns
   if alive kubelet; then stop_pid "$(cat "$PIDS/kubelet.pid")" kubelet; fi
@@ -465,6 +478,7 @@ down() {
   remove_cgroups
   clean_host_dirs
   if [[ -e "/run/netns/$NETNS" ]]; then ip netns del "$NETNS"; fi
+  unmount_netns_dir
   ip link del "$HOST_VETH" 2>/dev/null || true
   if [[ -f "$RUN/sysctls" ]]; then
     while read -r name value; do echo "$value" >"/proc/sys/$name"; done <"$RUN/sysctls"
