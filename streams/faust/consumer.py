@@ -188,12 +188,14 @@ class GuardedConsumer(AIOKafkaConsumer):
         rebalance, and fills its acked offsets with the "gaps" its fetcher loop records
         when a record's offset jumps past the read offset (``_gap``, from
         ``Consumer._add_gap``). It also *removes* the run it returns from its acked
-        offsets (``_acked``). Capping its answer was not enough: found by the torture
-        (issue 12), a run that went past the cap (acks of records handed over before a
-        seek back, or gap offsets) was removed whole while the commit stopped at the cap,
-        and Faust then waited for acks that were gone: the partition's commits stopped
-        for good. The tracker alone decides; Faust's acks and gaps of the partition below
-        the new offset are dropped so they do not pile up.
+        offsets (``_acked``). Capping its answer was not enough (issue 12): a run that
+        went past the cap (acks of records handed over before a seek back) was removed
+        whole while the commit stopped at the cap, and Faust then waited for acks that
+        were gone, so the partition's commits stopped for good; and after a seek back the
+        gaps recorded over the records sought back to duplicated their acks, so each
+        commit moved the partition by one offset only. The tracker alone decides; Faust's
+        acks and gaps of the partition below the new offset are dropped so they do not
+        pile up.
         """
         app = cast("BridgeApp", self.app)
         if tp.topic != app.raw_topic:
