@@ -38,6 +38,7 @@ from common.settings import (
 from common.tracing import TracingSettings
 from schemas import personal
 from schemas.topics import Topics
+from streams import tables
 from streams.windows import DEFAULT_SPEC, Resolution, parse_resolutions
 
 STORES: Final = ("rocksdb", "memory")
@@ -45,6 +46,27 @@ GUARANTEES: Final = ("at_least_once", "exactly_once")
 #: A query token: visible ASCII (it travels in a header), long enough not to be guessed.
 QUERY_TOKEN: Final = re.compile(r"[\x21-\x7e]{16,4096}")
 _CHART: Final = "worker.settings."
+#: RocksDB memory per store (Faust's defaults: a 64 MiB memtable, up to 3, and a 2 GiB block
+#: cache per store, which grows a worker's memory far past its container's limit).
+_WRITE_BUFFER_BYTES: Final = 4 << 20
+_MAX_WRITE_BUFFERS: Final = 2
+_BLOCK_CACHE_BYTES: Final = 8 << 20
+_EXAMPLE_PARTITIONS: Final = 6
+
+
+def rocksdb_memory_bound(
+    partitions: int,
+    write_buffer_bytes: int = _WRITE_BUFFER_BYTES,
+    max_write_buffers: int = _MAX_WRITE_BUFFERS,
+    block_cache_bytes: int = _BLOCK_CACHE_BYTES,
+) -> int:
+    """Most bytes the RocksDB stores of ``partitions`` assigned raw partitions can hold."""
+    per_store = write_buffer_bytes * max_write_buffers + block_cache_bytes
+    return len(tables.ALL) * partitions * per_store
+
+
+def _rocksdb_bound_mib(partitions: int) -> int:
+    return rocksdb_memory_bound(partitions) >> 20
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,33 @@ class WorkerSettings:
         Path("fedapay-bridge-data"),
         "directory of the RocksDB tables",
         chart=Chart(_CHART + "dataDir", "The volume claim is mounted here.", {"pattern": "^/"}),
+    )
+    rocksdb_write_buffer_bytes: int = setting(
+        "ROCKSDB_WRITE_BUFFER_BYTES",
+        Integer(minimum=64 * 1024),
+        _WRITE_BUFFER_BYTES,
+        f"size of one RocksDB memtable; each open store (a table's partition: {len(tables.ALL)} "
+        "tables per assigned raw partition) holds up to `ROCKSDB_MAX_WRITE_BUFFERS` of them",
+        shown=f"`{_WRITE_BUFFER_BYTES}` ({_WRITE_BUFFER_BYTES >> 20} MiB)",
+        chart=Chart(_CHART + "rocksdbWriteBufferBytes"),
+    )
+    rocksdb_max_write_buffers: int = setting(
+        "ROCKSDB_MAX_WRITE_BUFFERS",
+        Integer(minimum=2),
+        _MAX_WRITE_BUFFERS,
+        "memtables a store keeps before its writes wait for a flush",
+        chart=Chart(_CHART + "rocksdbMaxWriteBuffers"),
+    )
+    rocksdb_block_cache_bytes: int = setting(
+        "ROCKSDB_BLOCK_CACHE_BYTES",
+        Integer(minimum=0),
+        _BLOCK_CACHE_BYTES,
+        f"block cache of each store. A worker's RocksDB memory is at most {len(tables.ALL)} "
+        "\u00d7 assigned partitions \u00d7 (write buffer \u00d7 max write buffers + block "
+        f"cache): {_rocksdb_bound_mib(_EXAMPLE_PARTITIONS)} MiB for {_EXAMPLE_PARTITIONS} "
+        "partitions with the defaults",
+        shown=f"`{_BLOCK_CACHE_BYTES}` ({_BLOCK_CACHE_BYTES >> 20} MiB)",
+        chart=Chart(_CHART + "rocksdbBlockCacheBytes"),
     )
     processing_guarantee: str = setting(
         "PROCESSING_GUARANTEE",
@@ -262,3 +311,24 @@ class WorkerSettings:
     @property
     def exactly_once(self) -> bool:
         return self.processing_guarantee == "exactly_once"
+
+    @property
+    def rocksdb_options(self) -> dict[str, int]:
+        """A table's RocksDB ``options`` (Faust's ``RocksDBOptions`` fields), a new dict per call.
+
+        Faust's RocksDB store pops keys from the mapping it is given, so each table needs its own.
+        """
+        return {
+            "write_buffer_size": self.rocksdb_write_buffer_bytes,
+            "max_write_buffer_number": self.rocksdb_max_write_buffers,
+            "block_cache_size": self.rocksdb_block_cache_bytes,
+        }
+
+    def rocksdb_memory_bound(self, partitions: int) -> int:
+        """Most bytes the RocksDB stores of ``partitions`` assigned raw partitions can hold."""
+        return rocksdb_memory_bound(
+            partitions,
+            self.rocksdb_write_buffer_bytes,
+            self.rocksdb_max_write_buffers,
+            self.rocksdb_block_cache_bytes,
+        )

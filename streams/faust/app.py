@@ -116,7 +116,13 @@ def build(settings: WorkerSettings, partitions: int) -> Worker:
     table = {
         name: app.changelogs.register(
             ChangelogTable(
-                app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions),
+                app.Table(
+                    name,
+                    key_type=bytes,
+                    value_type=bytes,
+                    partitions=partitions,
+                    options=settings.rocksdb_options,
+                ),
                 events,
                 records,
                 deferred=settings.exactly_once,

@@ -58,7 +58,8 @@ def sample(spec: Setting[Any]) -> tuple[str, str]:
     if isinstance(kind, Flag):
         return str(not default).lower(), str(not default).lower()
     if isinstance(kind, Integer):
-        return "4242", "4242"
+        number = str(4242 + max(kind.minimum or 0, 0))  # within the bounds, not the default
+        return number, number
     if isinstance(kind, Real):
         return "8", "8"  # --set reads a fraction as a string
     if isinstance(kind, Choice):

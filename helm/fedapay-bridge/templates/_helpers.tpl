@@ -343,6 +343,9 @@ pod and are set in the StatefulSet from the pod's name.
 {{ include "fedapay-bridge.topicSettings" . }}
 FEDAPAY_BRIDGE_STORE: {{ $s.store | quote }}
 FEDAPAY_BRIDGE_DATA_DIR: {{ $s.dataDir | quote }}
+FEDAPAY_BRIDGE_ROCKSDB_WRITE_BUFFER_BYTES: {{ $s.rocksdbWriteBufferBytes | int64 | quote }}
+FEDAPAY_BRIDGE_ROCKSDB_MAX_WRITE_BUFFERS: {{ $s.rocksdbMaxWriteBuffers | int64 | quote }}
+FEDAPAY_BRIDGE_ROCKSDB_BLOCK_CACHE_BYTES: {{ $s.rocksdbBlockCacheBytes | int64 | quote }}
 FEDAPAY_BRIDGE_DEDUP_WINDOW_SECONDS: {{ $s.dedupWindowSeconds | int64 | quote }}
 FEDAPAY_BRIDGE_DEDUP_SWEEP_INTERVAL_SECONDS: {{ $s.dedupSweepIntervalSeconds | int64 | quote }}
 FEDAPAY_BRIDGE_PROCESSING_GUARANTEE: {{ $s.processingGuarantee | quote }}

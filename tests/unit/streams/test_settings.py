@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from common.config import Env
 from common.errors import ConfigError
+from common.settings import SETTING
 from streams.settings import WorkerSettings
 
 P = "FEDAPAY_BRIDGE_"
@@ -43,6 +45,9 @@ def test_every_variable() -> None:
         DEDUP_SWEEP_INTERVAL_SECONDS="5",
         STORE="memory",
         DATA_DIR="/tmp/w",
+        ROCKSDB_WRITE_BUFFER_BYTES="1048576",
+        ROCKSDB_MAX_WRITE_BUFFERS="3",
+        ROCKSDB_BLOCK_CACHE_BYTES="0",
         PROCESSING_GUARANTEE="exactly_once",
         KEEP_ACCOUNT="true",
         PERSONAL_DATA="keep",
@@ -69,6 +74,9 @@ def test_every_variable() -> None:
         dedup_sweep_interval_seconds=5,
         store="memory",
         data_dir=Path("/tmp/w"),
+        rocksdb_write_buffer_bytes=1_048_576,
+        rocksdb_max_write_buffers=3,
+        rocksdb_block_cache_bytes=0,
         processing_guarantee="exactly_once",
         keep_account=True,
         personal_data="keep",
@@ -102,6 +110,9 @@ def test_every_variable() -> None:
         ("PERSONAL_DATA", "hash"),
         ("TOPIC_PARTITIONS", "0"),
         ("SESSION_TIMEOUT_SECONDS", "1"),
+        ("ROCKSDB_WRITE_BUFFER_BYTES", "4096"),
+        ("ROCKSDB_MAX_WRITE_BUFFERS", "1"),
+        ("ROCKSDB_BLOCK_CACHE_BYTES", "-1"),
     ],
     ids=[
         "store",
@@ -112,6 +123,9 @@ def test_every_variable() -> None:
         "personal-data",
         "partitions",
         "session",
+        "write-buffer",
+        "write-buffers",
+        "block-cache",
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str) -> None:
@@ -119,6 +133,51 @@ def test_invalid_values_name_the_variable(name: str, value: str) -> None:
         load(**{name: value})
 
     assert caught.value.setting == f"{P}{name}"
+
+
+# ---------------------------------------------------------------------- RocksDB memory
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("values", "options", "bound_6"),
+    [
+        ({}, (4 * MIB, 2, 8 * MIB), 288 * MIB),
+        (
+            {"ROCKSDB_WRITE_BUFFER_BYTES": str(MIB), "ROCKSDB_MAX_WRITE_BUFFERS": "4"},
+            (MIB, 4, 8 * MIB),
+            216 * MIB,
+        ),
+        ({"ROCKSDB_BLOCK_CACHE_BYTES": "0"}, (4 * MIB, 2, 0), 144 * MIB),
+    ],
+    ids=["defaults", "small-memtables", "no-cache"],
+)
+def test_rocksdb_options_and_their_memory_bound(
+    values: dict[str, str], options: tuple[int, int, int], bound_6: int
+) -> None:
+    settings = load(**values)
+
+    assert settings.rocksdb_options == dict(
+        zip(
+            ("write_buffer_size", "max_write_buffer_number", "block_cache_size"),
+            options,
+            strict=True,
+        )
+    )
+    assert settings.rocksdb_options is not settings.rocksdb_options
+    assert settings.rocksdb_memory_bound(6) == bound_6
+    assert settings.rocksdb_memory_bound(1) * 6 == bound_6
+
+
+def test_the_documented_memory_bound_is_the_computed_one() -> None:
+    (spec,) = (
+        field.metadata[SETTING]
+        for field in dataclasses.fields(WorkerSettings)
+        if field.name == "rocksdb_block_cache_bytes"
+    )
+
+    assert f": {load().rocksdb_memory_bound(6) // MIB} MiB for 6 partitions" in spec.doc
 
 
 # ---------------------------------------------------------------------- query token

@@ -9,6 +9,7 @@ import faust
 import pytest
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
+from faust.stores import rocksdb
 
 from common.config import Env
 from common.kafka import KafkaSettings
@@ -50,6 +51,32 @@ def test_build(guarantee: str, tmp_path: Path) -> None:
     assert worker.app.raw_topic == "p.raw"
     assert worker.app.offsets.committable(0, worker.app.consumer_generation_id) is None
     assert not worker.app.processing_guard.locked()
+
+
+def test_every_table_store_gets_the_rocksdb_memory_settings(tmp_path: Path) -> None:
+    worker = app.build(
+        settings(
+            DATA_DIR=str(tmp_path),
+            STORE="rocksdb",
+            ROCKSDB_WRITE_BUFFER_BYTES="1048576",
+            ROCKSDB_MAX_WRITE_BUFFERS="3",
+            ROCKSDB_BLOCK_CACHE_BYTES="2097152",
+        ),
+        partitions=2,
+    )
+
+    for name in tables.ALL:
+        table = worker.app.tables[name]
+        assert isinstance(table, faust.Table)
+        store = table.data
+        assert isinstance(store, rocksdb.Store)
+        store._db_for_partition(1)  # opens the partition's database with these options
+        options = store.rocksdb_options
+        assert (
+            options.write_buffer_size,
+            options.max_write_buffer_number,
+            options.block_cache_size,
+        ) == (1 << 20, 3, 2 << 20), name
 
 
 def test_producer_is_idempotent_in_every_mode() -> None:
