@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from schemas import headers
-from schemas.envelope import MalformedEvent, parse
+from schemas.envelope import MalformedEvent
+from schemas.routing import route
 from schemas.topics import Topics
 
 #: Record kinds, also the ``outcome`` label of an accepted request (ingress.prom).
@@ -44,7 +45,7 @@ def record_for(delivery: Delivery, topics: Topics) -> Record:
         headers.RECEIVED_AT_MS: delivery.received_at_ms,
     }
     try:
-        envelope = parse(delivery.body)
+        routing = route(delivery.body)
     except MalformedEvent as exc:
         return Record(
             topic=topics.dlq,
@@ -57,10 +58,10 @@ def record_for(delivery: Delivery, topics: Topics) -> Record:
         )
     return Record(
         topic=topics.raw,
-        key=envelope.key.encode(),
+        key=routing.key.encode(),
         value=delivery.body,
         headers=headers.encode(
-            {headers.EVENT_NAME: envelope.name, **common, headers.DEDUP_KEY: envelope.dedup_key}
+            {headers.EVENT_NAME: routing.name, **common, headers.DEDUP_KEY: routing.dedup_key}
         ),
         kind=RAW,
     )

@@ -30,13 +30,14 @@ NOT_AN_EVENT = "not_a_fedapay_event"
 
 
 @dataclass(frozen=True, slots=True)
-class Envelope:
+class Routing:
+    """The fields the bridge routes an event by (:func:`schemas.routing.route` reads only these)."""
+
     name: str
     object: str
     entity_id: str
     updated_at: str
     event_id: str | None
-    body: dict[str, Any]
 
     @property
     def key(self) -> str:
@@ -55,6 +56,17 @@ class Envelope:
         return f"{self.name}:{self.object}:{self.entity_id}:{self.updated_at}"
 
 
+@dataclass(frozen=True, slots=True)
+class Envelope(Routing):
+    """A parsed event: its routing fields and the whole decoded body."""
+
+    body: dict[str, Any]
+
+    @property
+    def routing(self) -> Routing:
+        return Routing(self.name, self.object, self.entity_id, self.updated_at, self.event_id)
+
+
 def parse(body: bytes) -> Envelope:
     """Parse a webhook body, or raise :class:`MalformedEvent`."""
     try:
@@ -67,21 +79,39 @@ def parse(body: bytes) -> Envelope:
 
 
 def from_document(document: dict[str, Any]) -> Envelope:
-    name = _text(document.get("name"), "name")
-    obj = _text(document.get("object"), "object")
     entity = document.get("entity")
     if not isinstance(entity, dict):
+        entity = None
+    fields = checked(
+        document.get("name"),
+        document.get("object"),
+        entity is not None,
+        None if entity is None else entity.get("id"),
+        None if entity is None else entity.get("updated_at"),
+        document.get("id"),
+    )
+    return Envelope(*fields, body=document)
+
+
+def checked(
+    name: object,
+    obj: object,
+    has_entity: bool,
+    entity_id: object,
+    updated_at: object,
+    event_id: object,
+) -> tuple[str, str, str, str, str | None]:
+    """The routing fields of decoded values, or :class:`MalformedEvent` (checked in this order)."""
+    name = _text(name, "name")
+    obj = _text(obj, "object")
+    if not has_entity:
         raise MalformedEvent(NOT_AN_EVENT, "entity is missing or not an object")
-    entity_id = _scalar_id(entity.get("id"), "entity.id")
-    updated_at = entity.get("updated_at")
-    event_id = document.get("id")
-    return Envelope(
-        name=name,
-        object=obj,
-        entity_id=entity_id,
-        updated_at=updated_at if isinstance(updated_at, str) else "",
-        event_id=None if event_id is None else _scalar_id(event_id, "id"),
-        body=document,
+    return (
+        name,
+        obj,
+        _scalar_id(entity_id, "entity.id"),
+        updated_at if isinstance(updated_at, str) else "",
+        None if event_id is None else _scalar_id(event_id, "id"),
     )
 
 

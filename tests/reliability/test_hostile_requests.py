@@ -25,19 +25,19 @@ from hypothesis import strategies as st
 
 import ingress.handlers
 from ingress.signature import REASONS, sign
-from tests.fixtures import fixture_bytes
 from tests.integration.ingress_harness import SECRET, environ
 from tests.kafka_io import create_topics
 from tests.reliability.hostile import HOST, Answer, ServerThread, exchange, post_request
 from tests.reliability.outputs import collect
+from tests.support import bodies
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(180)]
 
 PATH = "/webhooks/sandbox"
-MAX_BODY = 65_536
+MAX_BODY = bodies.MAX_BODY
 TOLERANCE = 3
 READ_TIMEOUT = 1.0
-FIXTURE = fixture_bytes("transaction.approved.json")
+FIXTURE = bodies.FIXTURE
 #: Examples per hypothesis run; raise it for a long run outside CI.
 EXAMPLES = int(os.environ.get("FEDAPAY_HOSTILE_EXAMPLES", "150"))
 #: 5xx other than 503 never; 503 only as the documented broker_unavailable / not_ready / overloaded.
@@ -126,13 +126,6 @@ header_value = st.one_of(
     st.text(max_size=100).map(lambda text: text.encode("utf-8", "surrogatepass")),
     st.binary(max_size=100).map(lambda raw: bytes(b for b in raw if b not in b"\r\n")),
 )
-bodies = st.one_of(
-    st.binary(max_size=4096),
-    st.just(FIXTURE),
-    st.just(b""),
-    st.integers(min_value=MAX_BODY - 10, max_value=MAX_BODY + 10).map(lambda n: b"a" * n),
-    st.text(max_size=500).map(lambda text: text.encode("utf-8", "surrogatepass")),
-)
 SIGNATURES = ("none", "random", "valid", "tampered", "old", "other_secret", "uppercase")
 
 
@@ -211,7 +204,7 @@ cases = st.builds(
         st.sampled_from(["/webhooks/live", "/webhooks/nope", "/webhooks/", "/", "/metrics"]),
         token.map(lambda name: f"/webhooks/{name}"),
     ),
-    body=bodies,
+    body=bodies.hostile,
     signature=st.sampled_from(SIGNATURES),
     random_signature=header_value,
     headers=st.dictionaries(
