@@ -255,13 +255,12 @@ def _start(
             env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = otlp_endpoint
             if variant.sampler is not None:
                 env["OTEL_TRACES_SAMPLER"] = variant.sampler
-        command = python_command("common", "ingress")
+        module, args = "common", ["ingress"]
         if variant.tree is not None:
             env["PYTHONPATH"] = str(variant.tree)
     else:
         env = bridge_environ({})
-        command = python_command(
-            "bench.baseline_ingress",
+        module, args = "bench.baseline_ingress", [
             "--port", str(port),
             "--topic", f"{topic_prefix}.raw",
             "--bootstrap", options.bootstrap,
@@ -269,11 +268,12 @@ def _start(
             *(["--uvloop"] if variant.uvloop else []),
             *(["--idempotent"] if variant.idempotent else []),
             *(["--keyed"] if variant.keyed else []),
-        )  # fmt: skip
+        ]  # fmt: skip
     cpus = options.server_cpus
+    command = python_command(module, *args)
     if variant.processes > 1:
         command = python_command(
-            "bench.experiments.reuseport", str(variant.processes), *command[2:]
+            "bench.experiments.reuseport", str(variant.processes), module, *args
         )
         cpus = None if cpus is None else f"{cpus},{options.client_cpus}"
     cwd = variant.tree or ROOT
