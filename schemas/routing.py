@@ -2,7 +2,7 @@
 
 The ingress needs five fields of a 6.6 KB body (:class:`schemas.envelope.Routing`). msgspec
 decodes them into small structs and skips the rest of the body, which it still checks is
-well-formed JSON; that costs about a quarter of building the whole document with orjson
+well-formed JSON; that costs about a third of building the whole document with orjson
 (``bench/experiments/routing_parse.py``).
 
 :func:`schemas.envelope.parse` stays the reference: the workers use it, and :func:`route` gives
@@ -18,13 +18,13 @@ orjson's, or its values could differ, :func:`route` hands the body to the refere
   bodies msgspec refuses and orjson takes (nesting deeper than msgspec allows);
 * nesting deeper than orjson allows, which msgspec takes when the recursion limit is raised.
 
-The one kind left: a number that overflows a double (``1e400``, or 309 digits) in a field the
-bridge does not route by. JSON allows it (RFC 8259 sets no range) and msgspec skips it, but
-orjson refuses the whole body. :func:`route` accepts such a body, so the ingress writes it to
-the raw topic, and the worker, whose reference parse refuses it, dead-letters it with the code
-and detail the ingress would have given. Finding such numbers without a tokenizer costs more
-than the whole parse saves (a scan that skips strings is needed; one that does not, stops at
-every hex id), and no FedaPay body has them.
+The one kind left: a number that overflows a double (``1e400``, or an integer of 310 digits) in
+a field the bridge does not route by. JSON allows it (RFC 8259 sets no range) and msgspec skips
+it, but orjson refuses the whole body. :func:`route` accepts such a body, so the ingress writes
+it to the raw topic, and the worker, whose reference parse refuses it, dead-letters it with the
+code and detail the ingress would have given. Finding such numbers costs more than the whole parse
+saves: a scan that does not skip strings matches hex ids too (a third of the benchmark's bodies),
+and each match costs the reference parse on top (the experiment prints both).
 
 ``tests/unit/schemas/test_routing.py`` proves this on the hostile-input bodies and on
 generated events.
