@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> Path:
 CATEGORIES = (
     ("tracing (OpenTelemetry)", ("opentelemetry/", "common/tracing.py")),
     ("signature check", ("ingress/signature.py",)),
-    ("JSON parse + record (key, headers)", ("schemas/", "ingress/records.py", "orjson")),
+    ("JSON parse + record (key, headers)", ("schemas/", "ingress/records.py", "orjson", "msgspec")),
     ("metrics", ("prometheus_client/", "ingress/prom.py")),
     (
         "worker logic (streams: read, plan, codec)",

@@ -240,6 +240,7 @@ def conditions(bootstrap: str) -> dict[str, Any]:
                 "aiohttp",
                 "aiokafka",
                 "orjson",
+                "msgspec",
                 "uvloop",
                 "faust-streaming",
                 "quixstreams",
