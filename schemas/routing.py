@@ -64,18 +64,24 @@ _INT_END: Final = 2**64
 
 def route(body: bytes) -> Routing:
     """The routing fields of a webhook body, or :class:`~schemas.envelope.MalformedEvent`."""
+    fast = _read(body)
+    return parse(body).routing if fast is None else fast
+
+
+def _read(body: bytes) -> Routing | None:
+    """The routing fields as msgspec reads them; None where the reference must answer."""
     if not _is_utf8(body):
-        return parse(body).routing
+        return None
     try:
         event = _DECODER.decode(body)
     except (msgspec.DecodeError, RecursionError):  # msgspec's nesting limit is Python's stack
-        return parse(body).routing
+        return None
     if _may_nest_deeper_than_orjson(body):
-        return parse(body).routing
+        return None
     entity = event.entity
     entity_id = None if entity is None else entity.id
     if not (_is_orjson_id(entity_id) and _is_orjson_id(event.id)):
-        return parse(body).routing
+        return None
     try:
         fields = checked(
             event.name,
@@ -86,7 +92,7 @@ def route(body: bytes) -> Routing:
             event.id,
         )
     except MalformedEvent:  # rare: the reference says why (the body may not even be JSON to it)
-        return parse(body).routing
+        return None
     return Routing(*fields)
 
 

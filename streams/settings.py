@@ -65,8 +65,8 @@ def rocksdb_memory_bound(
     return len(tables.ALL) * partitions * per_store
 
 
-def _rocksdb_bound_mib(partitions: int) -> int:
-    return rocksdb_memory_bound(partitions) >> 20
+def _bytes_shown(value: int) -> str:
+    return f"`{value}` ({value >> 20} MiB)"
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class WorkerSettings:
         _WRITE_BUFFER_BYTES,
         f"size of one RocksDB memtable; each open store (a table's partition: {len(tables.ALL)} "
         "tables per assigned raw partition) holds up to `ROCKSDB_MAX_WRITE_BUFFERS` of them",
-        shown=f"`{_WRITE_BUFFER_BYTES}` ({_WRITE_BUFFER_BYTES >> 20} MiB)",
+        shown=_bytes_shown(_WRITE_BUFFER_BYTES),
         chart=Chart(_CHART + "rocksdbWriteBufferBytes"),
     )
     rocksdb_max_write_buffers: int = setting(
@@ -139,9 +139,9 @@ class WorkerSettings:
         _BLOCK_CACHE_BYTES,
         f"block cache of each store. A worker's RocksDB memory is at most {len(tables.ALL)} "
         "\u00d7 assigned partitions \u00d7 (write buffer \u00d7 max write buffers + block "
-        f"cache): {_rocksdb_bound_mib(_EXAMPLE_PARTITIONS)} MiB for {_EXAMPLE_PARTITIONS} "
+        f"cache): {rocksdb_memory_bound(_EXAMPLE_PARTITIONS) >> 20} MiB for {_EXAMPLE_PARTITIONS} "
         "partitions with the defaults",
-        shown=f"`{_BLOCK_CACHE_BYTES}` ({_BLOCK_CACHE_BYTES >> 20} MiB)",
+        shown=_bytes_shown(_BLOCK_CACHE_BYTES),
         chart=Chart(_CHART + "rocksdbBlockCacheBytes"),
     )
     processing_guarantee: str = setting(
