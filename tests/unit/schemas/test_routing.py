@@ -8,9 +8,8 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import msgspec
 import pytest
@@ -25,7 +24,7 @@ from tests.support import bodies
 Outcome = Routing | tuple[str, str]
 
 
-def outcome_of(read: Any, body: bytes) -> Outcome:
+def outcome_of(read: Callable[[bytes], Routing], body: bytes) -> Outcome:
     try:
         found = read(body)
     except MalformedEvent as exc:
